@@ -1,0 +1,163 @@
+//! `kuryr.conf`, read the way kuryr-libnetwork's oslo.config did, so an
+//! existing file keeps working. Two stages, as in ripgrep's LowArgs→HiArgs:
+//! [`raw`] turns INI text into strings with line numbers, and `validate`
+//! turns those into a typed [`Config`], collecting every invalid value and
+//! warning about options that are unknown or ignored.
+//!
+//! Nothing here reads the process environment directly: lookups go through
+//! [`Env`], so tests pass a map. `Config` has no `Default`; each default is a
+//! named constant next to the code that parses the option.
+
+mod env;
+mod error;
+mod keys;
+mod listen;
+mod locate;
+mod neutron;
+mod pools;
+pub mod raw;
+mod validate;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use env::{Env, ProcessEnv};
+pub use error::{ConfigError, Invalid, Warning};
+pub use listen::{DEFAULT_HTTP_PORT, DEFAULT_KURYR_URI, Listen};
+pub use neutron::NeutronSection;
+pub use pools::DEFAULT_ADDRESS_POOLS;
+pub use validate::{
+    DEFAULT_ADDRESS_SPACE, DEFAULT_CAPABILITY_SCOPE, DEFAULT_LOG_LEVEL,
+    DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY, DEFAULT_SPEC_DIR, DEFAULT_STATE_DIR,
+    DEFAULT_VETH_DST_PREFIX, ENV_CAPABILITY_SCOPE, ENV_KURYR_URI,
+};
+pub use values::MAX_VETH_DST_PREFIX;
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `[DEFAULT] kuryr_uri`.
+    pub listen: Listen,
+    /// `[DEFAULT] capability_scope`, returned by GetCapabilities.
+    pub capability_scope: Scope,
+    /// `[DEFAULT] local_default_address_space`.
+    pub local_default_address_space: String,
+    /// `[DEFAULT] global_default_address_space`.
+    pub global_default_address_space: String,
+    /// `[DEFAULT] backend`, or detected from `[neutron]`.
+    pub backend: BackendKind,
+    /// `[DEFAULT] state_dir`: the embedded backend's database lives here.
+    pub state_dir: PathBuf,
+    /// `[DEFAULT] default_address_pools`.
+    pub default_address_pools: Vec<crate::ipam::DefaultPool>,
+    /// `[DEFAULT] spec_dir`: where a TCP listener's `kuryr.spec` is written.
+    pub spec_dir: PathBuf,
+    /// `[DEFAULT] log_level`, else `debug = True` → Debug.
+    pub log_level: LogLevel,
+    /// `[binding] veth_dst_prefix`: Join's `DstPrefix`.
+    pub veth_dst_prefix: String,
+    /// `[DEFAULT] process_external_connectivity`.
+    pub process_external_connectivity: bool,
+    /// `[neutron]`, for the Neutron backend.
+    pub neutron: NeutronSection,
+}
+
+/// The plugin's capability scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Local,
+    Global,
+}
+
+impl Scope {
+    /// The string Docker expects in GetCapabilities.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scope::Local => "local",
+            Scope::Global => "global",
+        }
+    }
+}
+
+/// Which backend serves IPAM and networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Embedded,
+    Neutron,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The level as a `tracing_subscriber::EnvFilter` directive.
+    pub fn as_filter(&self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// A loaded configuration and how it came about.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Unknown or ignored options, to be logged once logging is up.
+    pub warnings: Vec<Warning>,
+    /// The file read; `None` when no file was found and defaults apply.
+    pub source: Option<PathBuf>,
+}
+
+/// Load `path` (`--config-file`), or without one the first file of oslo's
+/// search path; with none found, the defaults (and the environment).
+pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Loaded, ConfigError> {
+    match path {
+        Some(path) => load_file(path, env),
+        None => load_first(&locate::candidates(env), env),
+    }
+}
+
+fn load_first(candidates: &[PathBuf], env: &dyn Env) -> Result<Loaded, ConfigError> {
+    match locate::first_existing(candidates) {
+        Some(path) => load_file(path, env),
+        None => from_ini_str("", "<defaults>", env),
+    }
+}
+
+fn load_file(path: &Path, env: &dyn Env) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut loaded = from_ini_str(&text, &path.display().to_string(), env)?;
+    loaded.source = Some(path.to_path_buf());
+    Ok(loaded)
+}
+
+/// Parse and validate INI text; `origin` names it in syntax errors. The
+/// result's `source` is `None`: no file was read.
+pub fn from_ini_str(text: &str, origin: &str, env: &dyn Env) -> Result<Loaded, ConfigError> {
+    let raw = raw::parse(text).map_err(|e| ConfigError::Syntax {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    let (config, warnings) = validate::validate(&raw, env).map_err(ConfigError::Invalid)?;
+    Ok(Loaded {
+        config,
+        warnings,
+        source: None,
+    })
+}

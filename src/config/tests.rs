@@ -1,0 +1,560 @@
+//! Whole-file tests of `crate::config`: INI text in, `Config` or errors out.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::ipam::DefaultPool;
+
+fn no_env() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load_str(text: &str) -> Loaded {
+    match from_ini_str(text, "test.conf", &no_env()) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn invalid(text: &str, env: &HashMap<String, String>) -> Vec<Invalid> {
+    match from_ini_str(text, "test.conf", env) {
+        Err(ConfigError::Invalid(list)) => list,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+fn tcp(s: &str) -> Listen {
+    Listen::Tcp(s.parse::<SocketAddr>().unwrap())
+}
+
+fn warning_keys(loaded: &Loaded) -> Vec<(String, String)> {
+    loaded
+        .warnings
+        .iter()
+        .map(|w| (w.section.clone(), w.key.clone()))
+        .collect()
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let loaded = load_str("");
+    let c = &loaded.config;
+    assert_eq!(
+        c.listen,
+        Listen::Unix("/run/docker/plugins/kuryr.sock".into())
+    );
+    assert_eq!(c.capability_scope, Scope::Local);
+    assert_eq!(c.local_default_address_space, "no_address_space");
+    assert_eq!(c.global_default_address_space, "no_address_space");
+    assert_eq!(c.backend, BackendKind::Embedded);
+    assert_eq!(c.state_dir, Path::new("/var/lib/kuryr"));
+    assert_eq!(c.spec_dir, Path::new("/etc/docker/plugins"));
+    assert_eq!(
+        c.default_address_pools,
+        vec![
+            DefaultPool {
+                base: "10.200.0.0/14".parse().unwrap(),
+                size: 24
+            },
+            DefaultPool {
+                base: "fd6b:7572:7972::/48".parse().unwrap(),
+                size: 64
+            },
+        ]
+    );
+    assert_eq!(c.log_level, LogLevel::Info);
+    assert_eq!(c.veth_dst_prefix, "eth");
+    assert!(c.process_external_connectivity);
+    assert!(c.neutron.values.is_empty());
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(loaded.source, None);
+}
+
+/// What devstack and the install guide write.
+const TYPICAL: &str = "\
+[DEFAULT]
+bindir = /usr/local/libexec/kuryr
+capability_scope = global
+kuryr_uri = http://127.0.0.1:23750
+debug = True
+process_external_connectivity = False
+
+[neutron]
+auth_url = http://192.0.2.10/identity
+username = kuryr
+user_domain_name = Default
+password = s3cr3t-pa55
+project_name = service
+project_domain_name = Default
+auth_type = password
+
+[binding]
+";
+
+#[test]
+fn typical_kuryr_libnetwork_conf() {
+    let loaded = load_str(TYPICAL);
+    let c = &loaded.config;
+    assert_eq!(c.backend, BackendKind::Neutron);
+    assert_eq!(c.listen, tcp("127.0.0.1:23750"));
+    assert_eq!(c.log_level, LogLevel::Debug);
+    assert_eq!(c.capability_scope, Scope::Global);
+    assert!(!c.process_external_connectivity);
+    assert_eq!(
+        c.neutron.get("auth_url"),
+        Some("http://192.0.2.10/identity")
+    );
+    assert_eq!(c.neutron.get("password"), Some("s3cr3t-pa55"));
+    assert_eq!(c.neutron.get("auth_type"), Some("password"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+/// A trimmed `oslo-config-generator` sample: everything commented out.
+#[test]
+fn generated_sample_is_all_defaults() {
+    let text = "\
+[DEFAULT]
+
+#
+# From kuryr_libnetwork
+#
+
+# Directory for Kuryr vif binding executables. (string value)
+#bindir = /usr/libexec/kuryr
+
+# The default value for capability_scope (string value)
+# Possible values:
+# local - <No description provided>
+# global - <No description provided>
+#capability_scope = local
+
+
+[binding]
+
+#veth_dst_prefix = eth
+
+[neutron]
+
+# Authentication type to load (string value)
+# Deprecated group/name - [neutron]/auth_plugin
+#auth_type = <None>
+";
+    let loaded = load_str(text);
+    assert_eq!(loaded.config, load_str("").config);
+    assert!(loaded.warnings.is_empty());
+}
+
+#[test]
+fn noauth_endpoint_selects_neutron() {
+    let c = load_str("[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:9696\n").config;
+    assert_eq!(c.backend, BackendKind::Neutron);
+    assert_eq!(c.neutron.get("endpoint"), Some("http://127.0.0.1:9696"));
+}
+
+#[test]
+fn empty_auth_url_does_not_select_neutron() {
+    let c = load_str("[neutron]\nauth_url =\nauth_type = password\n").config;
+    assert_eq!(c.backend, BackendKind::Embedded);
+}
+
+#[test]
+fn explicit_backend_wins() {
+    let text = "[DEFAULT]\nbackend = embedded\n[neutron]\nauth_url = http://192.0.2.10/identity\n";
+    assert_eq!(load_str(text).config.backend, BackendKind::Embedded);
+    let text = "[DEFAULT]\nbackend = neutron\n[neutron]\nendpoint = http://127.0.0.1:9696\n";
+    assert_eq!(load_str(text).config.backend, BackendKind::Neutron);
+}
+
+#[test]
+fn neutron_backend_needs_a_location() {
+    let list = invalid("[DEFAULT]\nbackend = neutron\n", &no_env());
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].key, "backend");
+    assert!(list[0].message.contains("auth_url"));
+}
+
+#[test]
+fn all_invalid_values_reported_at_once() {
+    let text = "\
+[DEFAULT]
+capability_scope = planet
+kuryr_uri = https://127.0.0.1:23750
+state_dir = relative/dir
+debug = maybe
+backend = Neutron
+default_address_pools = 10.0.0.1/8:24, fd00::/48
+
+[binding]
+veth_dst_prefix = Eth0
+
+[neutron]
+vif_plugging_timeout = soon
+endpoint_type = private
+";
+    let list = invalid(text, &no_env());
+    let got: Vec<(&str, &str)> = list
+        .iter()
+        .map(|i| (i.section.as_str(), i.key.as_str()))
+        .collect();
+    for want in [
+        ("DEFAULT", "capability_scope"),
+        ("DEFAULT", "kuryr_uri"),
+        ("DEFAULT", "state_dir"),
+        ("DEFAULT", "debug"),
+        ("DEFAULT", "backend"),
+        ("binding", "veth_dst_prefix"),
+        ("neutron", "vif_plugging_timeout"),
+        ("neutron", "endpoint_type"),
+    ] {
+        assert!(got.contains(&want), "{want:?} missing from {got:?}");
+    }
+    // One per bad pool entry.
+    assert_eq!(
+        list.iter()
+            .filter(|i| i.key == "default_address_pools")
+            .map(|i| i.value.as_str())
+            .collect::<Vec<_>>(),
+        ["10.0.0.1/8:24", "fd00::/48"]
+    );
+    assert_eq!(list.len(), 10);
+
+    let message = ConfigError::Invalid(list).to_string();
+    assert!(message.starts_with("10 invalid options: "), "{message}");
+    assert!(
+        message.contains(r#"[DEFAULT] capability_scope = "planet": expected local or global"#),
+        "{message}"
+    );
+}
+
+#[test]
+fn single_invalid_display() {
+    let list = invalid("[DEFAULT]\ncapability_scope = planet\n", &no_env());
+    assert_eq!(
+        ConfigError::Invalid(list).to_string(),
+        r#"[DEFAULT] capability_scope = "planet": expected local or global"#
+    );
+}
+
+#[test]
+fn choices_are_case_sensitive() {
+    assert_eq!(
+        invalid("[DEFAULT]\ncapability_scope = Global\n", &no_env()).len(),
+        1
+    );
+    assert_eq!(
+        invalid("[DEFAULT]\nbackend = Embedded\n", &no_env()).len(),
+        1
+    );
+    assert_eq!(
+        invalid("[DEFAULT]\nlog_level = DEBUG\n", &no_env()).len(),
+        1
+    );
+}
+
+#[test]
+fn unknown_key_and_section_warn() {
+    let loaded =
+        load_str("[DEFAULT]\nkuryr_url = x\nDebug = True\n[keystone]\na = 1\n[neutron]\nfoo = 1\n");
+    assert_eq!(
+        warning_keys(&loaded),
+        [
+            ("DEFAULT".to_owned(), "kuryr_url".to_owned()),
+            ("DEFAULT".to_owned(), "Debug".to_owned()),
+            ("keystone".to_owned(), String::new()),
+            ("neutron".to_owned(), "foo".to_owned()),
+        ]
+    );
+    assert_eq!(
+        loaded.warnings[0].to_string(),
+        "[DEFAULT] kuryr_url: unknown option, ignored"
+    );
+    assert_eq!(
+        loaded.warnings[2].to_string(),
+        "[keystone]: unknown section, ignored"
+    );
+    // `Debug` is not `debug`: keys are case-sensitive in oslo.
+    assert_eq!(loaded.config.log_level, LogLevel::Info);
+    assert!(!loaded.config.neutron.values.contains_key("foo"));
+}
+
+#[test]
+fn section_names_are_case_insensitive_except_default() {
+    let loaded = load_str("[Neutron]\nendpoint = http://127.0.0.1:9696\n[default]\ndebug = true\n");
+    assert_eq!(loaded.config.backend, BackendKind::Neutron);
+    assert_eq!(loaded.config.log_level, LogLevel::Info);
+    assert_eq!(
+        warning_keys(&loaded),
+        [("default".to_owned(), String::new())]
+    );
+}
+
+#[test]
+fn neutron_debug_redacts_secrets() {
+    let text = "[neutron]\nauth_url = http://k/identity\npassword = hunter2\ntoken = tok-123\n\
+                application_credential_secret = acs-456\nusername = kuryr\n";
+    let loaded = load_str(text);
+    for shown in [
+        format!("{:?}", loaded.config.neutron),
+        format!("{:?}", loaded.config),
+        format!("{loaded:?}"),
+    ] {
+        for secret in ["hunter2", "tok-123", "acs-456"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("kuryr"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+    assert_eq!(loaded.config.neutron.get("password"), Some("hunter2"));
+}
+
+#[test]
+fn deprecated_neutron_names_fold_into_new_ones() {
+    let loaded = load_str(
+        "[neutron]\nauth_url = http://k\nauth_plugin = password\nuser_name = a\n\
+         tenant_name = old\nproject_name = new\n",
+    );
+    let n = &loaded.config.neutron;
+    assert_eq!(n.get("auth_type"), Some("password"));
+    assert_eq!(n.get("username"), Some("a"));
+    assert_eq!(n.get("project_name"), Some("new"));
+    assert_eq!(n.get("auth_plugin"), None);
+    assert_eq!(n.get("tenant_name"), None);
+    assert_eq!(loaded.warnings.len(), 3);
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|w| w.message.starts_with("deprecated name"))
+    );
+}
+
+#[test]
+fn env_used_only_when_file_lacks_key() {
+    let e = env(&[
+        ("OS_KURYR_URI", "http://127.0.0.1:4000"),
+        ("CAPABILITY_SCOPE", "global"),
+    ]);
+    let from_env = from_ini_str("", "t", &e).unwrap().config;
+    assert_eq!(from_env.listen, tcp("127.0.0.1:4000"));
+    assert_eq!(from_env.capability_scope, Scope::Global);
+
+    let text = "[DEFAULT]\nkuryr_uri = unix:///run/k.sock\ncapability_scope = local\n";
+    let from_file = from_ini_str(text, "t", &e).unwrap().config;
+    assert_eq!(from_file.listen, Listen::Unix("/run/k.sock".into()));
+    assert_eq!(from_file.capability_scope, Scope::Local);
+}
+
+#[test]
+fn empty_env_is_unset() {
+    let e = env(&[("OS_KURYR_URI", ""), ("CAPABILITY_SCOPE", "")]);
+    let c = from_ini_str("", "t", &e).unwrap().config;
+    assert_eq!(
+        c.listen,
+        Listen::Unix("/run/docker/plugins/kuryr.sock".into())
+    );
+    assert_eq!(c.capability_scope, Scope::Local);
+}
+
+#[test]
+fn invalid_env_names_the_variable() {
+    let e = env(&[("CAPABILITY_SCOPE", "planet"), ("OS_KURYR_URI", "ftp://x")]);
+    let list = invalid("", &e);
+    assert_eq!(list.len(), 2);
+    assert!(list[0].message.contains("OS_KURYR_URI"), "{}", list[0]);
+    assert!(list[1].message.contains("CAPABILITY_SCOPE"), "{}", list[1]);
+    assert_eq!(list[1].value, "planet");
+}
+
+#[test]
+fn log_level_overrides_debug() {
+    let c = load_str("[DEFAULT]\ndebug = true\nlog_level = warn\n").config;
+    assert_eq!(c.log_level, LogLevel::Warn);
+    assert_eq!(
+        load_str("[DEFAULT]\ndebug = off\n").config.log_level,
+        LogLevel::Info
+    );
+    assert_eq!(
+        load_str("[DEFAULT]\nlog_level = trace\n").config.log_level,
+        LogLevel::Trace
+    );
+    assert_eq!(LogLevel::Trace.as_filter(), "trace");
+    assert_eq!(Scope::Global.as_str(), "global");
+}
+
+#[test]
+fn quoted_values_are_unquoted_like_oslo() {
+    let c = load_str("[DEFAULT]\ncapability_scope = \"global\"\nstate_dir = '/srv/kuryr'\n").config;
+    assert_eq!(c.capability_scope, Scope::Global);
+    assert_eq!(c.state_dir, Path::new("/srv/kuryr"));
+}
+
+#[test]
+fn enable_ssl_true_is_invalid_false_is_fine() {
+    let list = invalid(
+        "[DEFAULT]\nenable_ssl = True\nssl_cert_file = /c.pem\n",
+        &no_env(),
+    );
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].key, "enable_ssl");
+    assert!(list[0].message.contains("not supported"));
+
+    let loaded =
+        load_str("[DEFAULT]\nenable_ssl = False\nssl_cert_file = /c.pem\nssl_key_file = /k.pem\n");
+    assert_eq!(
+        warning_keys(&loaded),
+        [
+            ("DEFAULT".to_owned(), "ssl_cert_file".to_owned()),
+            ("DEFAULT".to_owned(), "ssl_key_file".to_owned()),
+        ]
+    );
+    assert!(
+        load_str("[DEFAULT]\nenable_ssl = False\n")
+            .warnings
+            .is_empty()
+    );
+}
+
+#[test]
+fn non_veth_drivers_warn() {
+    let quiet = load_str(
+        "[DEFAULT]\ndefault_port_driver = kuryr_libnetwork.port_driver.drivers.veth\n\
+         port_driver = veth\nenabled_port_drivers = kuryr_libnetwork.port_driver.drivers.veth\n\
+         [binding]\ndefault_driver = kuryr.lib.binding.drivers.veth\nlink_iface =\n",
+    );
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+
+    let loud = load_str(
+        "[DEFAULT]\ndefault_port_driver = sriov\n\
+         [binding]\ndriver = kuryr.lib.binding.drivers.hw_veb\nlink_iface = eth0\n",
+    );
+    assert_eq!(
+        warning_keys(&loud),
+        [
+            ("DEFAULT".to_owned(), "default_port_driver".to_owned()),
+            ("binding".to_owned(), "driver".to_owned()),
+            ("binding".to_owned(), "driver".to_owned()),
+            ("binding".to_owned(), "link_iface".to_owned()),
+        ]
+    );
+    assert!(loud.warnings[2].message.contains("hw_veb"));
+}
+
+#[test]
+fn new_options() {
+    let c = load_str(
+        "[DEFAULT]\nstate_dir = /srv/kuryr\nspec_dir = /usr/lib/docker/plugins\n\
+         default_address_pools = 172.30.0.0/16:26\nlocal_default_address_space = kuryr_local\n\
+         [binding]\nveth_dst_prefix = ceth\n",
+    )
+    .config;
+    assert_eq!(c.state_dir, Path::new("/srv/kuryr"));
+    assert_eq!(c.spec_dir, Path::new("/usr/lib/docker/plugins"));
+    assert_eq!(c.default_address_pools.len(), 1);
+    assert_eq!(c.default_address_pools[0].size, 26);
+    assert_eq!(c.local_default_address_space, "kuryr_local");
+    assert_eq!(c.veth_dst_prefix, "ceth");
+}
+
+#[test]
+fn relative_spec_dir_and_empty_address_space_invalid() {
+    let list = invalid(
+        "[DEFAULT]\nspec_dir = plugins\nglobal_default_address_space =\n",
+        &no_env(),
+    );
+    let keys: Vec<&str> = list.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["global_default_address_space", "spec_dir"]);
+}
+
+#[test]
+fn syntax_error_names_origin_and_line() {
+    let err = from_ini_str(
+        "[DEFAULT]\nnot an assignment\n",
+        "/etc/kuryr/kuryr.conf",
+        &no_env(),
+    )
+    .unwrap_err();
+    match &err {
+        ConfigError::Syntax { path, message } => {
+            assert_eq!(path, "/etc/kuryr/kuryr.conf");
+            assert!(message.starts_with("line 2:"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with("/etc/kuryr/kuryr.conf: line 2:")
+    );
+}
+
+#[test]
+fn load_missing_config_file_is_read_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.conf");
+    match load(Some(&path), &no_env()) {
+        Err(ConfigError::Read { path: p, source }) => {
+            assert_eq!(p, path);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn load_explicit_file_sets_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.conf");
+    std::fs::write(&path, TYPICAL).unwrap();
+    let loaded = load(Some(&path), &no_env()).unwrap();
+    assert_eq!(loaded.source.as_deref(), Some(path.as_path()));
+    assert_eq!(loaded.config.backend, BackendKind::Neutron);
+}
+
+#[test]
+fn load_none_searches_home() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".kuryr")).unwrap();
+    let preferred = home.path().join(".kuryr/kuryr.conf");
+    std::fs::write(&preferred, "[DEFAULT]\ncapability_scope = global\n").unwrap();
+    // Lower in oslo's order, so it must lose.
+    std::fs::write(
+        home.path().join("kuryr.conf"),
+        "[DEFAULT]\nbackend = bogus\n",
+    )
+    .unwrap();
+    let e = env(&[("HOME", home.path().to_str().unwrap())]);
+    let loaded = load(None, &e).unwrap();
+    assert_eq!(loaded.source.as_deref(), Some(preferred.as_path()));
+    assert_eq!(loaded.config.capability_scope, Scope::Global);
+}
+
+#[test]
+fn load_first_with_nothing_found_gives_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let candidates: Vec<PathBuf> = vec![dir.path().join("a.conf"), dir.path().join("b.conf")];
+    let e = env(&[("CAPABILITY_SCOPE", "global")]);
+    let loaded = load_first(&candidates, &e).unwrap();
+    assert_eq!(loaded.source, None);
+    assert_eq!(loaded.config.capability_scope, Scope::Global);
+    assert_eq!(loaded.config.backend, BackendKind::Embedded);
+}
+
+#[test]
+fn found_but_unreadable_is_read_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory exists but cannot be read as a file.
+    let path = dir.path().join("kuryr.conf");
+    std::fs::create_dir(&path).unwrap();
+    assert!(matches!(
+        load_first(std::slice::from_ref(&path), &no_env()),
+        Err(ConfigError::Read { .. })
+    ));
+}

@@ -1,0 +1,451 @@
+//! Stage two: [`RawConfig`] → [`Config`]. Every option is checked even after
+//! one fails, so all invalid values come back together; unknown and ignored
+//! options become warnings.
+
+use std::path::PathBuf;
+
+use super::env::Env;
+use super::error::{Invalid, Warning};
+use super::keys::{self, BINDING_ALIASES, NEUTRON_ALIASES};
+use super::listen::{DEFAULT_KURYR_URI, Listen, parse_listen};
+use super::neutron::{self, Kind, NeutronSection, REDACTED};
+use super::pools::{DEFAULT_ADDRESS_POOLS, parse_pools};
+use super::raw::{DEFAULT_SECTION, RawConfig};
+use super::values::{
+    parse_absolute_dir, parse_bool, parse_choice, parse_int_min, parse_non_empty,
+    parse_veth_dst_prefix,
+};
+use super::{BackendKind, Config, LogLevel, Scope};
+
+const D: &str = DEFAULT_SECTION;
+
+/// kuryr-libnetwork's answer to GetDefaultAddressSpaces.
+pub const DEFAULT_ADDRESS_SPACE: &str = "no_address_space";
+pub const DEFAULT_CAPABILITY_SCOPE: Scope = Scope::Local;
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/kuryr";
+/// Where dockerd looks for `*.spec` files of TCP plugins.
+pub const DEFAULT_SPEC_DIR: &str = "/etc/docker/plugins";
+pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
+pub const DEFAULT_VETH_DST_PREFIX: &str = "eth";
+pub const DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY: bool = true;
+
+/// Environment variables kuryr-libnetwork used as option defaults; a value
+/// in the file wins over them.
+pub const ENV_KURYR_URI: &str = "OS_KURYR_URI";
+pub const ENV_CAPABILITY_SCOPE: &str = "CAPABILITY_SCOPE";
+
+const SCOPES: &[(&str, Scope)] = &[("local", Scope::Local), ("global", Scope::Global)];
+const BACKENDS: &[(&str, BackendKind)] = &[
+    ("embedded", BackendKind::Embedded),
+    ("neutron", BackendKind::Neutron),
+];
+const LOG_LEVELS: &[(&str, LogLevel)] = &[
+    ("error", LogLevel::Error),
+    ("warn", LogLevel::Warn),
+    ("info", LogLevel::Info),
+    ("debug", LogLevel::Debug),
+    ("trace", LogLevel::Trace),
+];
+
+/// Driver values that name what we implement, short or as a module path.
+const VETH_PORT_DRIVERS: &[&str] = &["veth", "kuryr_libnetwork.port_driver.drivers.veth"];
+const VETH_BINDING_DRIVERS: &[&str] = &["veth", "kuryr.lib.binding.drivers.veth"];
+
+/// Turn a parsed file into a [`Config`], or the full list of what is wrong.
+pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>), Vec<Invalid>> {
+    let mut c = Checker {
+        raw,
+        env,
+        invalid: Vec::new(),
+        warnings: Vec::new(),
+    };
+    c.warn_unknown();
+
+    let listen = c.listen();
+    let capability_scope = c.capability_scope();
+    let local_space = c
+        .read(D, "local_default_address_space", parse_non_empty)
+        .map(|v| v.unwrap_or_else(|| DEFAULT_ADDRESS_SPACE.to_owned()));
+    let global_space = c
+        .read(D, "global_default_address_space", parse_non_empty)
+        .map(|v| v.unwrap_or_else(|| DEFAULT_ADDRESS_SPACE.to_owned()));
+    let state_dir = c
+        .read(D, "state_dir", parse_absolute_dir)
+        .map(|v| v.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)));
+    let spec_dir = c
+        .read(D, "spec_dir", parse_absolute_dir)
+        .map(|v| v.unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR)));
+    let pools = c.default_address_pools();
+    let log_level = c.log_level();
+    let veth_dst_prefix = c
+        .read("binding", "veth_dst_prefix", parse_veth_dst_prefix)
+        .map(|v| v.unwrap_or_else(|| DEFAULT_VETH_DST_PREFIX.to_owned()));
+    let external = c
+        .read(D, "process_external_connectivity", parse_bool)
+        .map(|v| v.unwrap_or(DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY));
+    let neutron = c.neutron();
+    let backend = c.backend(&neutron);
+    c.check_unimplemented();
+
+    let (
+        Some(listen),
+        Some(capability_scope),
+        Some(local_default_address_space),
+        Some(global_default_address_space),
+        Some(backend),
+        Some(state_dir),
+        Some(default_address_pools),
+        Some(spec_dir),
+        Some(log_level),
+        Some(veth_dst_prefix),
+        Some(process_external_connectivity),
+    ) = (
+        listen,
+        capability_scope,
+        local_space,
+        global_space,
+        backend,
+        state_dir,
+        pools,
+        spec_dir,
+        log_level,
+        veth_dst_prefix,
+        external,
+    )
+    else {
+        return Err(c.invalid);
+    };
+    if !c.invalid.is_empty() {
+        return Err(c.invalid);
+    }
+    let config = Config {
+        listen,
+        capability_scope,
+        local_default_address_space,
+        global_default_address_space,
+        backend,
+        state_dir,
+        default_address_pools,
+        spec_dir,
+        log_level,
+        veth_dst_prefix,
+        process_external_connectivity,
+        neutron,
+    };
+    Ok((config, c.warnings))
+}
+
+struct Checker<'a> {
+    raw: &'a RawConfig,
+    env: &'a dyn Env,
+    invalid: Vec<Invalid>,
+    warnings: Vec<Warning>,
+}
+
+impl Checker<'_> {
+    fn value(&self, section: &str, key: &str) -> Option<&str> {
+        self.raw.get(section, key).map(|e| e.value.as_str())
+    }
+
+    fn invalid(&mut self, section: &str, key: &str, value: &str, message: impl Into<String>) {
+        let value = if keys::is_secret(key) {
+            REDACTED
+        } else {
+            value
+        };
+        self.invalid.push(Invalid {
+            section: section.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, section: &str, key: &str, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            section: section.to_owned(),
+            key: key.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// `None`: present and invalid (recorded). `Some(None)`: absent.
+    fn read<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        let Some(value) = self.value(section, key) else {
+            return Some(None);
+        };
+        match parse(value) {
+            Ok(v) => Some(Some(v)),
+            Err(message) => {
+                let value = value.to_owned();
+                self.invalid(section, key, &value, message);
+                None
+            }
+        }
+    }
+
+    /// For an option whose default kuryr-libnetwork took from the
+    /// environment: the variable if set and non-empty, else `default`.
+    /// (Python would take an empty variable literally and break later.)
+    fn env_or_default<T>(
+        &mut self,
+        key: &str,
+        var: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match self.env.var(var).filter(|v| !v.is_empty()) {
+            None => Some(default),
+            Some(value) => match parse(&value) {
+                Ok(v) => Some(v),
+                Err(message) => {
+                    self.invalid(
+                        D,
+                        key,
+                        &value,
+                        format!("{message} (from environment variable {var})"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// A default kept as text goes through the option's own parser. Tests
+    /// show the defaults parse; should one ever not, it is reported like any
+    /// other invalid value instead of panicking.
+    fn builtin<T>(
+        &mut self,
+        key: &str,
+        default: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(default) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.invalid(D, key, default, format!("{message} (built-in default)"));
+                None
+            }
+        }
+    }
+
+    fn warn_unknown(&mut self) {
+        let raw = self.raw;
+        for section in &raw.sections {
+            let Some((_, known)) = keys::SECTIONS
+                .iter()
+                .find(|(name, _)| *name == section.name)
+            else {
+                self.warn(&section.name, "", "unknown section, ignored");
+                continue;
+            };
+            for entry in &section.entries {
+                if !known.contains(&entry.key.as_str()) {
+                    self.warn(&section.name, &entry.key, "unknown option, ignored");
+                }
+            }
+        }
+    }
+
+    fn listen(&mut self) -> Option<Listen> {
+        match self.read(D, "kuryr_uri", parse_listen)? {
+            Some(listen) => Some(listen),
+            None => {
+                let default = self.builtin("kuryr_uri", DEFAULT_KURYR_URI, parse_listen)?;
+                self.env_or_default("kuryr_uri", ENV_KURYR_URI, default, parse_listen)
+            }
+        }
+    }
+
+    fn capability_scope(&mut self) -> Option<Scope> {
+        match self.read(D, "capability_scope", |v| parse_choice(v, SCOPES))? {
+            Some(scope) => Some(scope),
+            None => self.env_or_default(
+                "capability_scope",
+                ENV_CAPABILITY_SCOPE,
+                DEFAULT_CAPABILITY_SCOPE,
+                |v| parse_choice(v, SCOPES),
+            ),
+        }
+    }
+
+    /// One [`Invalid`] per bad entry, so the operator sees each.
+    fn default_address_pools(&mut self) -> Option<Vec<crate::ipam::DefaultPool>> {
+        let key = "default_address_pools";
+        let value = self
+            .value(D, key)
+            .unwrap_or(DEFAULT_ADDRESS_POOLS)
+            .to_owned();
+        match parse_pools(&value) {
+            Ok(pools) => Some(pools),
+            Err(errors) => {
+                for e in errors {
+                    self.invalid(D, key, &e.entry, e.message);
+                }
+                None
+            }
+        }
+    }
+
+    /// oslo.log's `debug = True` means debug; our `log_level` is finer and
+    /// wins when both are set.
+    fn log_level(&mut self) -> Option<LogLevel> {
+        let debug = self.read(D, "debug", parse_bool);
+        let level = self.read(D, "log_level", |v| parse_choice(v, LOG_LEVELS))?;
+        let debug = debug?;
+        Some(match (level, debug) {
+            (Some(level), _) => level,
+            (None, Some(true)) => LogLevel::Debug,
+            (None, _) => DEFAULT_LOG_LEVEL,
+        })
+    }
+
+    /// Explicit `backend` wins; otherwise Neutron exactly when `[neutron]`
+    /// says where Neutron is, so existing kuryr.conf files keep using it.
+    fn backend(&mut self, neutron: &NeutronSection) -> Option<BackendKind> {
+        let reachable = neutron.has_value("auth_url") || neutron.has_value("endpoint");
+        match self.read(D, "backend", |v| parse_choice(v, BACKENDS))? {
+            Some(BackendKind::Neutron) if !reachable => {
+                self.invalid(
+                    D,
+                    "backend",
+                    "neutron",
+                    "[neutron] needs auth_url (Keystone) or endpoint (auth_type = none)",
+                );
+                None
+            }
+            Some(kind) => Some(kind),
+            None if reachable => Some(BackendKind::Neutron),
+            None => Some(BackendKind::Embedded),
+        }
+    }
+
+    fn neutron(&mut self) -> NeutronSection {
+        let raw = self.raw;
+        let mut section = NeutronSection::default();
+        let Some(entries) = raw.section("neutron").map(|s| &s.entries) else {
+            return section;
+        };
+        for entry in entries {
+            let key = entry.key.as_str();
+            if !keys::NEUTRON_KEYS.contains(&key) {
+                continue;
+            }
+            let name = match keys::replacement(NEUTRON_ALIASES, key) {
+                Some(new) => {
+                    self.warn("neutron", key, format!("deprecated name, use {new}"));
+                    // oslo looks up the current name first.
+                    if raw.get("neutron", new).is_some() {
+                        continue;
+                    }
+                    new
+                }
+                None => key,
+            };
+            if let Some((_, kind)) = neutron::TYPED.iter().find(|(k, _)| *k == name) {
+                let checked = match kind {
+                    Kind::Bool => parse_bool(&entry.value).map(drop),
+                    Kind::Count => parse_int_min(&entry.value, 0).map(drop),
+                    Kind::Choice(choices) => {
+                        let pairs: Vec<(&str, ())> = choices.iter().map(|c| (*c, ())).collect();
+                        parse_choice(&entry.value, &pairs)
+                    }
+                };
+                if let Err(message) = checked {
+                    self.invalid("neutron", key, &entry.value, message);
+                    continue;
+                }
+            }
+            if name == "auth_section" {
+                self.warn(
+                    "neutron",
+                    key,
+                    "not supported, ignored; put the auth options in [neutron]",
+                );
+            }
+            section.values.insert(name.to_owned(), entry.value.clone());
+        }
+        section
+    }
+
+    /// Options kuryr-libnetwork honours that we do not implement.
+    fn check_unimplemented(&mut self) {
+        // TLS: Invalid rather than a warning. The operator asked for an
+        // encrypted listener; starting in plain text would be a silent
+        // downgrade, and a dockerd set up with an https spec could not talk
+        // to us anyway. A unix socket needs no TLS.
+        let ssl = self.read(D, "enable_ssl", parse_bool);
+        match ssl {
+            Some(Some(true)) => {
+                let value = self.value(D, "enable_ssl").unwrap_or_default().to_owned();
+                self.invalid(
+                    D,
+                    "enable_ssl",
+                    &value,
+                    "TLS on the plugin listener is not supported; use a unix socket",
+                );
+            }
+            // Invalid already reported, or TLS off: the file names alone are
+            // harmless, as they were in Python, but say they do nothing.
+            None => {}
+            Some(_) => {
+                for key in ["ssl_cert_file", "ssl_key_file"] {
+                    if self.value(D, key).is_some() {
+                        self.warn(
+                            D,
+                            key,
+                            "ignored: TLS on the plugin listener is not supported",
+                        );
+                    }
+                }
+            }
+        }
+
+        // kuryr-libnetwork read the port driver before parsing the config
+        // (its defect B1), so every deployment effectively ran veth. Other
+        // values therefore warn instead of failing.
+        for key in ["port_driver", "default_port_driver"] {
+            if let Some(v) = self
+                .value(D, key)
+                .filter(|v| !VETH_PORT_DRIVERS.contains(v))
+            {
+                let msg = format!("only the veth port driver is implemented; {v:?} ignored");
+                self.warn(D, key, msg);
+            }
+        }
+
+        // `driver` is the old name of `default_driver`; oslo reads the new
+        // name first.
+        let mut driver = None;
+        for (old, new) in BINDING_ALIASES {
+            if self.value("binding", old).is_some() {
+                self.warn("binding", old, format!("deprecated name, use {new}"));
+            }
+            for key in [*new, *old] {
+                if driver.is_none() {
+                    driver = self.value("binding", key).map(|v| (key, v.to_owned()));
+                }
+            }
+        }
+        if let Some((key, v)) = driver.filter(|(_, v)| !VETH_BINDING_DRIVERS.contains(&v.as_str()))
+        {
+            let msg = format!("only the veth binding driver is implemented; {v:?} ignored");
+            self.warn("binding", key, msg);
+        }
+        if self
+            .value("binding", "link_iface")
+            .is_some_and(|v| !v.is_empty())
+        {
+            self.warn(
+                "binding",
+                "link_iface",
+                "ignored: nested (VM) binding drivers are not implemented",
+            );
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The embedded backend: IPAM from the pure `ipam` core, persisted in the local
+//! `store`, and Linux-bridge networking through `hostnet`. It needs no cloud and is the
+//! default when no Neutron is configured.
+//!
+//! Every call follows the same discipline: validate first; change the in-memory state
+//! and submit the matching store ops under one short lock (so store order equals memory
+//! order); release the lock; await durability; on failure undo the in-memory change and
+//! any host change. No lock is held across an `.await`.
+
+mod endpoints;
+mod networks;
+mod options;
+mod pools;
+mod reconcile;
+mod state;
+
+use crate::Error;
+use crate::api::{Empty, ipam as wire_ipam, network as wire};
+use crate::driver::Driver;
+use crate::hostnet::HostNet;
+use crate::ipam::DefaultPool;
+use crate::store::{Snapshot, Store};
+use async_trait::async_trait;
+use state::State;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What the embedded backend needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `local` or `global`, returned by GetCapabilities.
+    pub scope: &'static str,
+    pub local_address_space: String,
+    pub global_address_space: String,
+    /// Join's `DstPrefix` (`[binding] veth_dst_prefix`).
+    pub veth_dst_prefix: String,
+    pub default_pools: Vec<DefaultPool>,
+}
+
+pub struct Embedded {
+    settings: Settings,
+    /// A `std` mutex: no `.await` happens while it is held, and every critical section
+    /// is a few map operations.
+    state: Mutex<State>,
+    store: Store,
+    host: Arc<dyn HostNet>,
+}
+
+impl Embedded {
+    /// Rebuild the in-memory state from `snapshot` and bring the host in line with it
+    /// (bridges recreated after a reboot, orphaned interfaces removed).
+    pub async fn start(
+        settings: Settings,
+        store: Store,
+        snapshot: Snapshot,
+        host: Arc<dyn HostNet>,
+    ) -> Embedded {
+        let state = State::from_snapshot(snapshot, settings.default_pools.clone());
+        let backend = Embedded {
+            settings,
+            state: Mutex::new(state),
+            store,
+            host,
+        };
+        reconcile::run(&backend).await;
+        backend
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug in a few map operations; the
+        // state is still consistent then, so keep serving rather than poisoning forever.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Driver for Embedded {
+    fn network_capabilities(&self) -> wire::CapabilitiesResponse {
+        wire::CapabilitiesResponse {
+            scope: self.settings.scope,
+            connectivity_scope: self.settings.scope,
+        }
+    }
+
+    fn ipam_capabilities(&self) -> wire_ipam::CapabilitiesResponse {
+        // State is persisted, so replays are not needed; the network driver picks MACs.
+        wire_ipam::CapabilitiesResponse {
+            requires_mac_address: false,
+            requires_request_replay: false,
+        }
+    }
+
+    fn default_address_spaces(&self) -> wire_ipam::DefaultAddressSpacesResponse {
+        wire_ipam::DefaultAddressSpacesResponse {
+            local: self.settings.local_address_space.clone(),
+            global: self.settings.global_address_space.clone(),
+        }
+    }
+
+    async fn request_pool(
+        &self,
+        req: wire_ipam::RequestPoolRequest,
+    ) -> Result<wire_ipam::RequestPoolResponse, Error> {
+        pools::request_pool(self, req).await
+    }
+
+    async fn release_pool(&self, req: wire_ipam::ReleasePoolRequest) -> Result<Empty, Error> {
+        pools::release_pool(self, req).await
+    }
+
+    async fn request_address(
+        &self,
+        req: wire_ipam::RequestAddressRequest,
+    ) -> Result<wire_ipam::RequestAddressResponse, Error> {
+        pools::request_address(self, req).await
+    }
+
+    async fn release_address(&self, req: wire_ipam::ReleaseAddressRequest) -> Result<Empty, Error> {
+        pools::release_address(self, req).await
+    }
+
+    async fn create_network(&self, req: wire::CreateNetworkRequest) -> Result<Empty, Error> {
+        networks::create_network(self, req).await
+    }
+
+    async fn delete_network(&self, req: wire::NetworkRequest) -> Result<Empty, Error> {
+        networks::delete_network(self, req).await
+    }
+
+    async fn create_endpoint(
+        &self,
+        req: wire::CreateEndpointRequest,
+    ) -> Result<wire::CreateEndpointResponse, Error> {
+        endpoints::create_endpoint(self, req).await
+    }
+
+    async fn delete_endpoint(&self, req: wire::EndpointRequest) -> Result<Empty, Error> {
+        endpoints::delete_endpoint(self, req).await
+    }
+
+    async fn endpoint_oper_info(
+        &self,
+        req: wire::EndpointRequest,
+    ) -> Result<wire::EndpointOperInfoResponse, Error> {
+        Ok(endpoints::oper_info(self, &req))
+    }
+
+    async fn join(&self, req: wire::JoinRequest) -> Result<wire::JoinResponse, Error> {
+        endpoints::join(self, &req)
+    }
+
+    async fn leave(&self, _req: wire::EndpointRequest) -> Result<Empty, Error> {
+        // The veth stays until DeleteEndpoint: at Leave its container end is still in
+        // the container's namespace, and dockerd may send Leave twice.
+        Ok(Empty {})
+    }
+
+    async fn program_external_connectivity(
+        &self,
+        req: wire::ProgramExternalConnectivityRequest,
+    ) -> Result<Empty, Error> {
+        endpoints::program_external_connectivity(&req);
+        Ok(Empty {})
+    }
+
+    async fn revoke_external_connectivity(
+        &self,
+        _req: wire::EndpointRequest,
+    ) -> Result<Empty, Error> {
+        Ok(Empty {})
+    }
+}

@@ -1,0 +1,194 @@
+//! NetworkDriver network calls of the embedded backend: one Linux bridge per network,
+//! holding the network's gateway addresses.
+
+use super::Embedded;
+use super::options;
+use crate::Error;
+use crate::api::{Empty, network as wire};
+use crate::hostnet::{BridgeSpec, names};
+use crate::store::{NetworkRecord, Op, SubnetRecord};
+
+pub(super) async fn create_network(
+    backend: &Embedded,
+    req: wire::CreateNetworkRequest,
+) -> Result<Empty, Error> {
+    check_docker_id("NetworkID", &req.network_id)?;
+    let parsed = options::network_options(&req.options.generic)?;
+    let ipv4_enabled = req.options.enable_ipv4.unwrap_or(true);
+    let subnets = |data: &[wire::IpamData]| -> Vec<SubnetRecord> {
+        data.iter()
+            .map(|item| SubnetRecord {
+                pool: item.pool.trunc(),
+                gateway: item.gateway,
+            })
+            .collect()
+    };
+    let record = NetworkRecord {
+        network_id: req.network_id.clone(),
+        bridge: parsed
+            .bridge_name
+            .clone()
+            .unwrap_or_else(|| names::bridge_name(&req.network_id)),
+        bridge_mac: names::bridge_mac(&req.network_id),
+        owns_bridge: true,
+        mtu: parsed.mtu,
+        internal: req.options.internal,
+        ipv4: if ipv4_enabled {
+            subnets(&req.ipv4_data)
+        } else {
+            Vec::new()
+        },
+        ipv6: subnets(&req.ipv6_data),
+        options: req.options.generic,
+    };
+
+    {
+        let state = backend.lock();
+        if let Some(existing) = state.networks.get(&record.network_id) {
+            // dockerd never re-sends CreateNetwork, but a client retrying after a lost
+            // reply may; the same request again is success.
+            let same = NetworkRecord {
+                owns_bridge: existing.owns_bridge,
+                ..record.clone()
+            };
+            if existing == &same {
+                return Ok(Empty {});
+            }
+            return Err(Error::InvalidOption(format!(
+                "network {} already exists with different settings",
+                record.network_id
+            )));
+        }
+        if let Some(other) = state.networks.values().find(|n| n.bridge == record.bridge) {
+            return Err(Error::InvalidOption(format!(
+                "bridge {} is already used by network {}",
+                record.bridge, other.network_id
+            )));
+        }
+    }
+
+    // Only a bridge this call created may be removed on rollback: a named bridge can be
+    // the operator's own.
+    let existed = backend.host.link_exists(&record.bridge).await?;
+    let record = NetworkRecord {
+        owns_bridge: !existed,
+        ..record
+    };
+    if let Err(error) = backend.host.ensure_bridge(&bridge_spec(&record)).await {
+        return Err(rollback_bridge(backend, &record.bridge, existed, error.into()).await);
+    }
+
+    let pending = {
+        let mut state = backend.lock();
+        state
+            .networks
+            .insert(record.network_id.clone(), record.clone());
+        backend.store.submit(vec![Op::PutNetwork(record.clone())])
+    };
+    if let Err(error) = pending.wait().await {
+        backend.lock().networks.remove(&record.network_id);
+        return Err(rollback_bridge(backend, &record.bridge, existed, error.into()).await);
+    }
+    Ok(Empty {})
+}
+
+pub(super) async fn delete_network(
+    backend: &Embedded,
+    req: wire::NetworkRequest,
+) -> Result<Empty, Error> {
+    let (record, stale_endpoints, pending) = {
+        let mut state = backend.lock();
+        let record = state.networks.remove(&req.network_id);
+        // dockerd refuses `network rm` while endpoints exist, so any left here are
+        // stale records (e.g. from a crash); they go with the network.
+        let stale: Vec<_> = state
+            .endpoints
+            .values()
+            .filter(|endpoint| endpoint.network_id == req.network_id)
+            .cloned()
+            .collect();
+        let mut ops: Vec<Op> = stale
+            .iter()
+            .map(|endpoint| Op::DeleteEndpoint {
+                endpoint_id: endpoint.endpoint_id.clone(),
+            })
+            .collect();
+        for endpoint in &stale {
+            state.endpoints.remove(&endpoint.endpoint_id);
+        }
+        if record.is_some() {
+            ops.push(Op::DeleteNetwork {
+                network_id: req.network_id.clone(),
+            });
+        }
+        let pending = (!ops.is_empty()).then(|| backend.store.submit(ops));
+        (record, stale, pending)
+    };
+
+    // Teardown tries every step and reports all failures.
+    let mut errors = Vec::new();
+    for endpoint in &stale_endpoints {
+        if let Err(error) = backend.host.delete_link(&endpoint.host_ifname).await {
+            errors.push(error.into());
+        }
+    }
+    // Without a record, still remove the bridge the id would have had, so a lost
+    // record cannot leave a bridge behind.
+    let bridge = match record {
+        Some(record) if record.owns_bridge => Some(record.bridge),
+        Some(_) => None,
+        None => Some(names::bridge_name(&req.network_id)),
+    };
+    if let Some(bridge) = bridge {
+        if let Err(error) = backend.host.delete_link(&bridge).await {
+            errors.push(error.into());
+        }
+    }
+    if let Some(pending) = pending {
+        if let Err(error) = pending.wait().await {
+            errors.push(error.into());
+        }
+    }
+    Error::from_all(errors).map(|()| Empty {})
+}
+
+pub(super) fn bridge_spec(record: &NetworkRecord) -> BridgeSpec {
+    BridgeSpec {
+        name: record.bridge.clone(),
+        addresses: record
+            .ipv4
+            .iter()
+            .chain(&record.ipv6)
+            .filter_map(|subnet| subnet.gateway)
+            .collect(),
+        mtu: record.mtu,
+        mac: record.bridge_mac,
+    }
+}
+
+async fn rollback_bridge(backend: &Embedded, bridge: &str, existed: bool, cause: Error) -> Error {
+    if existed {
+        return cause;
+    }
+    match backend.host.delete_link(bridge).await {
+        Ok(()) => cause,
+        Err(error) => Error::List(vec![cause, error.into()]),
+    }
+}
+
+/// Docker ids are 64 lowercase hex characters (25 base-36 characters for swarm
+/// networks); they end up in interface names and store keys, so refuse anything else.
+pub(super) fn check_docker_id(field: &str, id: &str) -> Result<(), Error> {
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "{field} {id:?} is not a Docker id"
+        )))
+    }
+}

@@ -1,0 +1,63 @@
+//! The request-level error: what a `Driver` call can fail with.
+//!
+//! Each layer has its own enum (`ipam::AllocError`, `store::StoreError`,
+//! `hostnet::HostNetError`); they compose here with `#[from]`. This module does not know
+//! HTTP: `server::response` is the one place that turns an `Error` into `{"Err": ...}`.
+//! Messages are shown verbatim by the docker CLI, so they name the thing that failed.
+
+use crate::hostnet::HostNetError;
+use crate::ipam::AllocError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body does not decode, or a field is malformed. Maps to HTTP 400.
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    /// A `-o`/`--ipam-opt` option or a combination of settings the backend refuses.
+    #[error("{0}")]
+    InvalidOption(String),
+    #[error("network {0} is not known to kuryr")]
+    UnknownNetwork(String),
+    #[error("endpoint {0} is not known to kuryr")]
+    UnknownEndpoint(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Alloc(#[from] AllocError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    HostNet(#[from] HostNetError),
+    /// Every failure of a teardown that tried all its steps.
+    #[error("{}", join(.0))]
+    List(Vec<Error>),
+}
+
+impl Error {
+    /// Whether the caller sent something wrong (as opposed to the plugin failing).
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            Error::BadRequest(_) | Error::InvalidOption(_) | Error::Alloc(_) => true,
+            Error::List(errors) => errors.iter().all(Error::is_client_error),
+            _ => false,
+        }
+    }
+
+    /// `Ok` when `errors` is empty, the single error, or a `List` of all of them.
+    pub fn from_all(mut errors: Vec<Error>) -> Result<(), Error> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::List(errors)),
+        }
+    }
+}
+
+fn join(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,27 @@
+//! kuryr: a Docker libnetwork network driver and IPAM driver on one socket, the
+//! successor of OpenStack's kuryr-libnetwork.
+//!
+//! The major parts (see ARCHITECTURE.md for the map and its invariants):
+//! * `api`: the libnetwork wire types, and nothing else.
+//! * `server`: HTTP on the plugin socket; turns calls into `Driver` calls and errors
+//!   into `{"Err": ...}`.
+//! * `driver`: the `Driver` trait every backend implements.
+//! * `embedded`: the local backend: `ipam` + `store` + `hostnet`.
+//! * `ipam`: the pure allocator; no I/O.
+//! * `store`: durable state in redb with group commit.
+//! * `hostnet`: Linux bridges and veth pairs over rtnetlink.
+//! * `config`: `kuryr.conf`, compatible with kuryr-libnetwork's.
+//! * `daemon`: wires a configuration into a running server.
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod driver;
+pub mod embedded;
+pub mod error;
+pub mod hostnet;
+pub mod ipam;
+pub mod server;
+pub mod store;
+
+pub use error::Error;

@@ -1,0 +1,183 @@
+//! The `kuryr` command: argv, logging, signals and exit codes. Everything else lives in
+//! the library; this file only wires it.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kuryr::config::{self, Loaded, ProcessEnv};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "kuryr",
+    version,
+    about = "Docker network and IPAM plugin (kuryr-libnetwork successor)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the libnetwork plugin (NetworkDriver + IpamDriver) until SIGINT/SIGTERM.
+    Serve {
+        /// kuryr.conf to read; without it the oslo default locations are searched.
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+        /// Overrides the configured level (error, warn, info, debug, trace).
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<String>,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Print the embedded backend's persisted state as JSON (the plugin must be stopped).
+    State {
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+    },
+    /// Validate a configuration file and print its warnings.
+    CheckConfig {
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config_file,
+            log_level,
+            log_format,
+        } => serve(config_file, log_level, log_format),
+        Command::State { config_file } => state(config_file),
+        Command::CheckConfig { config_file } => check_config(config_file),
+    }
+}
+
+fn serve(config_file: Option<PathBuf>, log_level: Option<String>, format: LogFormat) -> ExitCode {
+    let loaded = match load(config_file) {
+        Some(loaded) => loaded,
+        None => return ExitCode::from(2),
+    };
+    let level = log_level.unwrap_or_else(|| loaded.config.log_level.as_filter().to_owned());
+    init_logging(&level, format);
+    match &loaded.source {
+        Some(path) => {
+            tracing::info!(config = %path.display(), version = env!("CARGO_PKG_VERSION"), "starting")
+        }
+        None => tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            "starting with built-in defaults"
+        ),
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("config: {warning}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(kuryr::daemon::run(loaded.config, shutdown_signal())) {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "fatal");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn state(config_file: Option<PathBuf>) -> ExitCode {
+    let Some(loaded) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    match kuryr::store::read_snapshot(&loaded.config.state_dir) {
+        Ok(snapshot) => {
+            let text = serde_json::to_string_pretty(&kuryr::store::to_json(&snapshot))
+                .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+            let mut stdout = std::io::stdout().lock();
+            if writeln!(stdout, "{text}").is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kuryr: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(config_file: Option<PathBuf>) -> ExitCode {
+    let Some(loaded) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let source = loaded.source.map_or_else(
+        || "built-in defaults".to_owned(),
+        |p| p.display().to_string(),
+    );
+    eprintln!("kuryr: configuration OK ({source})");
+    ExitCode::SUCCESS
+}
+
+/// Load the configuration, printing every error at once (logging is not set up yet).
+fn load(config_file: Option<PathBuf>) -> Option<Loaded> {
+    match config::load(config_file.as_deref(), &ProcessEnv) {
+        Ok(loaded) => Some(loaded),
+        Err(error) => {
+            eprintln!("kuryr: {error}");
+            None
+        }
+    }
+}
+
+/// `KURYR_LOG` (or `RUST_LOG`) wins over the configured level, for one-off debugging.
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_from_env("KURYR_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot watch SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

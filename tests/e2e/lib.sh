@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Tiny assertion library for the e2e suites. Source it; it keeps counters
+# and never exits on a failed check (the suite goes on and reports all).
+#
+#   section "title"                 banner
+#   assert_eq EXPECTED ACTUAL MSG   string equality
+#   assert_contains HAYSTACK NEEDLE MSG
+#   assert_not_contains HAYSTACK NEEDLE MSG
+#   assert_ok CMD...                command exits 0
+#   assert_fails CMD...             command exits non-zero
+#   check MSG CMD...                command exits 0, custom message, runs
+#                                   in the current shell
+#   pass MSG / fail MSG [DETAIL]    record a result directly
+#   skip MSG                        a check that does not apply to this run
+#   assert_in4 IP CIDR              IPv4 address inside the subnet
+#   assert_no_dups WHAT ADDR...     no address given twice
+#   summary                         prints totals; returns 1 if anything failed
+# A failed assertion prints the command or message, expected and actual.
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_SKIPPED=0
+E2E_FAILURES=()
+E2E_SECTION=""
+
+_e2e_indent() { sed 's/^/        /'; }
+
+section() {
+  E2E_SECTION="$*"
+  printf '\n=== %s ===\n' "$*"
+}
+
+pass() {
+  E2E_PASSED=$((E2E_PASSED + 1))
+  printf '  ok    %s\n' "$1"
+}
+
+# skip MSG: a check that does not apply to this run (counted separately)
+skip() {
+  E2E_SKIPPED=$((E2E_SKIPPED + 1))
+  printf '  skip  %s\n' "$1"
+}
+
+# fail MSG [DETAIL...]: DETAIL lines are printed indented under the message
+fail() {
+  local msg="$1"; shift
+  E2E_FAILED=$((E2E_FAILED + 1))
+  E2E_FAILURES+=("[$E2E_SECTION] $msg")
+  printf '  FAIL  %s\n' "$msg"
+  if [ $# -gt 0 ]; then printf '%s\n' "$@" | _e2e_indent; fi
+}
+
+assert_eq() {
+  local expected="$1" actual="$2" msg="${3:-assert_eq}"
+  if [ "$expected" = "$actual" ]; then
+    pass "$msg"
+  else
+    fail "$msg" "expected: $expected" "actual:   $actual"
+  fi
+}
+
+assert_contains() {
+  local haystack="$1" needle="$2" msg="${3:-assert_contains}"
+  if [[ "$haystack" == *"$needle"* ]]; then
+    pass "$msg"
+  else
+    fail "$msg" "expected to contain: $needle" "actual: $haystack"
+  fi
+}
+
+assert_not_contains() {
+  local haystack="$1" needle="$2" msg="${3:-assert_not_contains}"
+  if [[ "$haystack" != *"$needle"* ]]; then
+    pass "$msg"
+  else
+    fail "$msg" "expected NOT to contain: $needle" "actual: $haystack"
+  fi
+}
+
+# assert_ok CMD...: the message is the command itself; its output is shown
+# only on failure, to keep a passing run short.
+assert_ok() {
+  local out rc=0
+  out="$("$@" 2>&1)" || rc=$?
+  if [ "$rc" = 0 ]; then
+    pass "$*"
+  else
+    fail "$*" "expected: exit 0" "actual:   exit $rc" "output:   $out"
+  fi
+}
+
+assert_fails() {
+  local out rc=0
+  out="$("$@" 2>&1)" || rc=$?
+  if [ "$rc" != 0 ]; then
+    pass "fails: $*"
+  else
+    fail "fails: $*" "expected: non-zero exit" "actual:   exit 0" "output:   $out"
+  fi
+}
+
+# check MSG CMD...: like assert_ok, but with a message of its own; CMD runs
+# in this shell (not a subshell), so it may set variables or start processes
+check() {
+  local msg="$1" rc=0; shift
+  "$@" || rc=$?
+  if [ "$rc" = 0 ]; then
+    pass "$msg"
+  else
+    fail "$msg" "command:  $*" "expected: exit 0" "actual:   exit $rc"
+  fi
+}
+
+# summary [NAME]: prints "NAME PASS (n checks)" or "NAME FAIL (k of n failed)"
+# plus the plain "N passed, N failed" line CI tooling reads; returns 1 on failure.
+summary() {
+  local name="${1:-E2E}" total=$((E2E_PASSED + E2E_FAILED)) f
+  echo
+  if [ "$E2E_FAILED" -gt 0 ]; then
+    echo "Failed checks:"
+    for f in "${E2E_FAILURES[@]}"; do echo "  - $f"; done
+  fi
+  echo "$name: $E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"
+  if [ "$E2E_FAILED" = 0 ] && [ "$total" -gt 0 ]; then
+    echo "$name PASS ($total checks)"
+    return 0
+  fi
+  echo "$name FAIL ($E2E_FAILED of $total failed)"
+  return 1
+}
+
+# ---- IPv4 address helpers --------------------------------------------------
+# ip2int A.B.C.D: the address as a 32-bit integer
+# shellcheck disable=SC2086  # split the dotted quad on IFS=.
+ip2int() { local IFS=.; set -- $1; echo $(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 )); }
+# in_cidr4 IP CIDR
+in_cidr4() {
+  local ip="${1%/*}" net="${2%/*}" len="${2#*/}" mask
+  [[ "$ip" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || return 1
+  mask=$(( len == 0 ? 0 : (0xffffffff << (32 - len)) & 0xffffffff ))
+  (( ($(ip2int "$ip") & mask) == ($(ip2int "$net") & mask) ))
+}
+assert_in4() { if in_cidr4 "$1" "$2"; then pass "$1 in $2"; else fail "address in $2" "expected: inside $2" "actual:   '$1'"; fi; }
+# assert_no_dups LABEL ADDR...: no address appears twice
+assert_no_dups() {
+  local what="$1"; shift
+  local dups
+  dups="$(printf '%s\n' "$@" | sort | uniq -d)"
+  assert_eq "" "$dups" "$what: no duplicate addresses among $# ($*)"
+}

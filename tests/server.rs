@@ -1,0 +1,457 @@
+//! The plugin server end to end in-process: real router, real embedded backend, real
+//! redb store in a temp dir, and a recording `HostNet` instead of the kernel.
+
+mod support;
+
+use axum::http::StatusCode;
+use kuryr::hostnet::{Call, CallKind, Recorder};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use support::{EP, EP2, NET, backend, call, call_raw, ok};
+
+async fn create_network(router: &axum::Router, subnet: &str, gateway: &str) -> String {
+    let pool = ok(router, "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "no_address_space", "Pool": subnet, "SubPool": "", "Options": {}, "V6": false})).await;
+    let pool_id = pool["PoolID"].as_str().unwrap().to_owned();
+    let gw = ok(router, "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": "", "Options": {"RequestAddressType": "com.docker.network.gateway"}})).await;
+    assert_eq!(gw["Address"], gateway);
+    ok(
+        router,
+        "/NetworkDriver.CreateNetwork",
+        json!({
+        "NetworkID": NET,
+        "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": {}},
+        "IPv4Data": [{"AddressSpace": "no_address_space", "Pool": subnet, "Gateway": gateway}],
+        "IPv6Data": []}),
+    )
+    .await;
+    pool_id
+}
+
+#[tokio::test]
+async fn full_lifecycle_in_dockerd_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+
+    let activate = ok(&router, "/Plugin.Activate", Value::Null).await;
+    assert_eq!(
+        activate,
+        json!({"Implements": ["NetworkDriver", "IpamDriver"]})
+    );
+    let caps = ok(&router, "/NetworkDriver.GetCapabilities", Value::Null).await;
+    assert_eq!(caps["Scope"], "local");
+    let spaces = ok(&router, "/IpamDriver.GetDefaultAddressSpaces", Value::Null).await;
+    assert_eq!(spaces["LocalDefaultAddressSpace"], "no_address_space");
+
+    let pool_id = create_network(&router, "10.99.0.0/24", "10.99.0.1/24").await;
+    assert!(
+        host.has_link("kbrc16ddead9f55"),
+        "bridge created: {:?}",
+        host.links()
+    );
+
+    let address = ok(
+        &router,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": "", "Options": null}),
+    )
+    .await;
+    assert_eq!(address["Address"], "10.99.0.2/24");
+    let endpoint = ok(&router, "/NetworkDriver.CreateEndpoint", json!({
+        "NetworkID": NET, "EndpointID": EP,
+        "Interface": {"Address": "10.99.0.2/24", "AddressIPv6": "", "MacAddress": ""},
+        "Options": {"com.docker.network.endpoint.exposedports": [], "com.docker.network.portmap": []}})).await;
+    let mac = endpoint["Interface"]["MacAddress"]
+        .as_str()
+        .expect("a MAC when dockerd gave none");
+    assert!(
+        mac.starts_with("02:") || u8::from_str_radix(&mac[..2], 16).unwrap() & 2 == 2,
+        "{mac}"
+    );
+    assert_eq!(
+        endpoint["Interface"].as_object().unwrap().len(),
+        1,
+        "only the MAC is filled"
+    );
+
+    let join = ok(&router, "/NetworkDriver.Join", json!({
+        "NetworkID": NET, "EndpointID": EP, "SandboxKey": "/run/docker/netns/28a37b2143a9",
+        "Options": {"com.docker.network.endpoint.exposedports": [], "com.docker.network.portmap": []}})).await;
+    assert_eq!(
+        join["InterfaceName"],
+        json!({"SrcName": "kvc70141a672af9", "DstPrefix": "eth"})
+    );
+    assert_eq!(join["Gateway"], "10.99.0.1");
+    assert!(join.get("GatewayIPv6").is_none());
+
+    ok(
+        &router,
+        "/NetworkDriver.ProgramExternalConnectivity",
+        json!({"NetworkID": NET, "EndpointID": EP, "Options": {}}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.EndpointOperInfo",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.RevokeExternalConnectivity",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.Leave",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.Leave",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    assert!(host.has_link("kvh70141a672af9"), "Leave keeps the veth");
+    ok(
+        &router,
+        "/NetworkDriver.DeleteEndpoint",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    assert!(
+        !host.has_link("kvh70141a672af9"),
+        "DeleteEndpoint removes the veth"
+    );
+    ok(
+        &router,
+        "/IpamDriver.ReleaseAddress",
+        json!({"PoolID": pool_id, "Address": "10.99.0.2"}),
+    )
+    .await;
+
+    // Network removal: IPAM releases first, then DeleteNetwork (spec §5.5).
+    ok(
+        &router,
+        "/IpamDriver.ReleaseAddress",
+        json!({"PoolID": pool_id, "Address": "10.99.0.1"}),
+    )
+    .await;
+    ok(
+        &router,
+        "/IpamDriver.ReleasePool",
+        json!({"PoolID": pool_id}),
+    )
+    .await;
+    ok(
+        &router,
+        "/IpamDriver.ReleasePool",
+        json!({"PoolID": pool_id}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.DeleteNetwork",
+        json!({"NetworkID": NET}),
+    )
+    .await;
+    assert!(!host.has_link("kbrc16ddead9f55"));
+    assert!(host.links().is_empty(), "nothing left: {:?}", host.links());
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let pool_id = {
+        let router = backend(dir.path(), host.clone()).await;
+        let pool_id = create_network(&router, "10.98.0.0/29", "10.98.0.1/29").await;
+        for expected in ["10.98.0.2/29", "10.98.0.3/29"] {
+            let reply = ok(
+                &router,
+                "/IpamDriver.RequestAddress",
+                json!({"PoolID": pool_id, "Address": "", "Options": null}),
+            )
+            .await;
+            assert_eq!(reply["Address"], expected);
+        }
+        pool_id
+    };
+    let router = backend(dir.path(), host.clone()).await;
+    // The old pool id still works and the held addresses are not handed out again.
+    let (status, reply) = call(
+        &router,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": "10.98.0.2", "Options": null}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(reply["Err"].as_str().unwrap().contains("in use"), "{reply}");
+    let mut seen = Vec::new();
+    loop {
+        let (status, reply) = call(
+            &router,
+            "/IpamDriver.RequestAddress",
+            json!({"PoolID": pool_id, "Address": "", "Options": null}),
+        )
+        .await;
+        if status != StatusCode::OK {
+            break;
+        }
+        seen.push(reply["Address"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, ["10.98.0.4/29", "10.98.0.5/29", "10.98.0.6/29"]);
+    // The network is still known: an endpoint can be created on it.
+    ok(&router, "/NetworkDriver.CreateEndpoint", json!({
+        "NetworkID": NET, "EndpointID": EP, "Interface": {"Address": "10.98.0.4/29"}, "Options": {}})).await;
+}
+
+#[tokio::test]
+async fn protocol_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = backend(dir.path(), Arc::new(Recorder::new())).await;
+
+    let (status, reply) = call(&router, "/NetworkDriver.Bogus", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        reply["Err"]
+            .as_str()
+            .unwrap()
+            .contains("NetworkDriver.Bogus")
+    );
+
+    let (status, reply) = call_raw(&router, "GET", "/Plugin.Activate", Vec::new()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(reply["Err"].is_string());
+
+    let (status, reply) = call_raw(
+        &router,
+        "POST",
+        "/NetworkDriver.CreateNetwork",
+        b"{not json".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(reply["Err"].is_string());
+
+    let (status, reply) = call_raw(&router, "POST", "/IpamDriver.RequestAddress", Vec::new()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(reply["Err"].as_str().unwrap().contains("empty body"));
+
+    let (status, reply) = call(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "s", "Pool": "10.0.0.0/24", "SubPool": "10.1.0.0/25", "V6": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["Err"].as_str().unwrap().contains("10.1.0.0/25"),
+        "{reply}"
+    );
+
+    let (status, reply) = call(
+        &router,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": "nope/10.0.0.0/24", "Address": "", "Options": null}),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(
+        reply["Err"].as_str().unwrap().contains("nope/10.0.0.0/24"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn order_tolerance_unknown_ids_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = backend(dir.path(), Arc::new(Recorder::new())).await;
+    for (path, body) in [
+        (
+            "/NetworkDriver.Leave",
+            json!({"NetworkID": NET, "EndpointID": EP}),
+        ),
+        (
+            "/NetworkDriver.DeleteEndpoint",
+            json!({"NetworkID": NET, "EndpointID": EP}),
+        ),
+        ("/NetworkDriver.DeleteNetwork", json!({"NetworkID": NET})),
+        (
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": "x/10.0.0.0/24", "Address": "10.0.0.9"}),
+        ),
+        (
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": "", "Address": "10.0.0.9"}),
+        ),
+        (
+            "/IpamDriver.ReleasePool",
+            json!({"PoolID": "x/10.0.0.0/24"}),
+        ),
+        (
+            "/NetworkDriver.EndpointOperInfo",
+            json!({"NetworkID": NET, "EndpointID": EP}),
+        ),
+        (
+            "/NetworkDriver.DiscoverNew",
+            json!({"DiscoveryType": 1, "DiscoveryData": {"Address": "192.0.2.1"}}),
+        ),
+        (
+            "/NetworkDriver.FreeNetwork",
+            json!({"NetworkID": "x4gk0tq2yb5tq8q1ht2m5xz9c"}),
+        ),
+    ] {
+        ok(&router, path, body).await;
+    }
+    let reply = ok(&router, "/NetworkDriver.AllocateNetwork",
+        json!({"NetworkID": "x4gk0tq2yb5tq8q1ht2m5xz9c", "Options": {"mtu": "1400"}, "IPv4Data": [], "IPv6Data": null})).await;
+    assert_eq!(
+        reply["Options"],
+        json!({"mtu": "1400"}),
+        "AllocateNetwork echoes the options"
+    );
+}
+
+#[tokio::test]
+async fn bad_options_and_overlaps_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+
+    let (status, reply) = call(&router, "/NetworkDriver.CreateNetwork", json!({
+        "NetworkID": NET, "Options": {"com.docker.network.generic": {"bogus": "1"}},
+        "IPv4Data": [{"AddressSpace": "s", "Pool": "10.97.0.0/24", "Gateway": "10.97.0.1/24"}], "IPv6Data": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(reply["Err"].as_str().unwrap().contains("bogus"), "{reply}");
+    assert!(
+        host.calls()
+            .iter()
+            .all(|c| c.kind() != CallKind::EnsureBridge),
+        "validated before acting"
+    );
+
+    ok(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "s", "Pool": "10.97.0.0/16", "V6": false}),
+    )
+    .await;
+    let (status, reply) = call(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "s", "Pool": "10.97.5.0/24", "V6": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["Err"].as_str().unwrap().contains("overlaps"),
+        "{reply}"
+    );
+    // Another address space may reuse the range.
+    ok(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "other", "Pool": "10.97.5.0/24", "V6": false}),
+    )
+    .await;
+
+    let (status, reply) = call(&router, "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "s", "Pool": "10.96.0.0/24", "Options": {"pool-tag": "blue"}, "V6": false})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["Err"].as_str().unwrap().contains("pool-tag"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn default_pools_are_distinct_and_dual_stack_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = backend(dir.path(), Arc::new(Recorder::new())).await;
+    let mut pools = Vec::new();
+    for _ in 0..4 {
+        let reply = ok(&router, "/IpamDriver.RequestPool",
+            json!({"AddressSpace": "no_address_space", "Pool": "", "SubPool": "", "Options": null, "V6": false})).await;
+        pools.push(reply["Pool"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        pools,
+        [
+            "10.200.0.0/24",
+            "10.200.1.0/24",
+            "10.200.2.0/24",
+            "10.200.3.0/24"
+        ]
+    );
+    let (status, reply) = call(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "no_address_space", "Pool": "", "V6": false}),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK, "defaults exhausted: {reply}");
+
+    let v6 = ok(
+        &router,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "no_address_space", "Pool": "", "V6": true}),
+    )
+    .await;
+    assert_eq!(v6["Pool"], "fd6b:7572:7972::/64");
+    let v6_id = v6["PoolID"].as_str().unwrap();
+    let gw = ok(&router, "/IpamDriver.RequestAddress",
+        json!({"PoolID": v6_id, "Address": "", "Options": {"RequestAddressType": "com.docker.network.gateway"}})).await;
+    assert_eq!(gw["Address"], "fd6b:7572:7972::1/64");
+    let static_ip = ok(&router, "/IpamDriver.RequestAddress",
+        json!({"PoolID": v6_id, "Address": "fd6b:7572:7972::50", "Options": {"com.docker.network.endpoint.macaddress": "02:00:00:00:74:50"}})).await;
+    assert_eq!(static_ip["Address"], "fd6b:7572:7972::50/64");
+}
+
+#[tokio::test]
+async fn docker_mac_is_not_echoed_and_failures_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+    create_network(&router, "10.95.0.0/24", "10.95.0.1/24").await;
+
+    let reply = ok(&router, "/NetworkDriver.CreateEndpoint", json!({
+        "NetworkID": NET, "EndpointID": EP,
+        "Interface": {"Address": "10.95.0.7/24", "MacAddress": "02:00:00:00:01:07"}, "Options": {}})).await;
+    assert_eq!(
+        reply,
+        json!({"Interface": {}}),
+        "dockerd refuses a reply that re-sets its MAC"
+    );
+    let veth = host
+        .calls()
+        .into_iter()
+        .find_map(|c| match c {
+            Call::CreateVeth(spec) => Some(spec),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(veth.container_mac, Some([2, 0, 0, 0, 1, 7]));
+
+    host.fail_next(CallKind::CreateVeth);
+    let (status, _) = call(&router, "/NetworkDriver.CreateEndpoint", json!({
+        "NetworkID": NET, "EndpointID": EP2, "Interface": {"Address": "10.95.0.8/24"}, "Options": {}})).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, reply) = call(
+        &router,
+        "/NetworkDriver.Join",
+        json!({
+        "NetworkID": NET, "EndpointID": EP2, "SandboxKey": "/x", "Options": {}}),
+    )
+    .await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "no endpoint record after a failed create: {reply}"
+    );
+    assert!(!host.has_link("kvh413eee0d5150"));
+}
