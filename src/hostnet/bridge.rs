@@ -105,10 +105,12 @@ async fn add_missing_addresses(
         }
         let mut request = nl.handle.address().add(index, ip, prefix);
         if ip.is_ipv6() {
-            // Without NODAD the gateway stays "tentative" for about a second
-            // after every (re)start and containers' first packets to it are
-            // dropped. The flag is set both in the header (u8, what older
-            // kernels read) and as IFA_FLAGS (u32, what newer ones prefer).
+            // Without NODAD the gateway is "tentative" (DAD) for a second or
+            // more after creation, longer on kernels where a port-less
+            // bridge has no carrier, and answers no neighbour solicitation
+            // meanwhile: the first container's first packets go nowhere.
+            // The flag is set both in the header (u8, what older kernels
+            // read) and as IFA_FLAGS (u32, what newer ones prefer).
             let message = request.message_mut();
             message.header.flags |= AddressHeaderFlags::Nodad;
             message
@@ -122,7 +124,11 @@ async fn add_missing_addresses(
             // can mean "present as fd00::1/48"; that is left as it is rather
             // than deleting an address someone put there.
             Err(e) if is_errno(&e, Errno::EEXIST) => {
-                tracing::warn!(bridge = %spec.name, address = %net, "address already present (possibly with another prefix length)");
+                tracing::warn!(
+                    bridge = %spec.name,
+                    address = %net,
+                    "address already present (possibly with another prefix length)"
+                );
             }
             Err(source) => {
                 return Err(HostNetError::Address {

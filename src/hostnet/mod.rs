@@ -79,7 +79,8 @@ pub enum HostNetError {
 }
 
 impl HostNetError {
-    /// The kernel errno behind a netlink failure (positive, e.g. ENODEV = 19), if this error carries one.
+    /// The kernel errno behind a netlink failure (positive, e.g. ENODEV = 19),
+    /// if this error carries one.
     pub fn errno(&self) -> Option<i32> {
         match self {
             HostNetError::Netlink { source, .. } | HostNetError::Address { source, .. } => {
