@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench --bench plugin_socket` (the binary needs no root for IPAM calls).
 
+// A benchmark's report is its standard output.
+#![allow(clippy::print_stdout)]
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -43,6 +46,8 @@ fn start_plugin(dir: &Path) -> Plugin {
         ),
     )
     .expect("write config");
+    // `Plugin::drop` kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_kuryr"))
         .args(["serve", "--config-file"])
         .arg(&config)
@@ -61,7 +66,9 @@ type Sender = http1::SendRequest<Full<Bytes>>;
 
 async fn connect(socket: &Path) -> Sender {
     let stream = UnixStream::connect(socket).await.expect("connect");
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
     tokio::spawn(connection);
     sender
 }
@@ -74,7 +81,12 @@ async fn post(sender: &mut Sender, path: &str, body: &Value) -> Value {
         .unwrap();
     let response = sender.send_request(request).await.expect("send");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     assert!(status.is_success(), "{path} {body} -> {status} {value}");
     value
@@ -82,17 +94,36 @@ async fn post(sender: &mut Sender, path: &str, body: &Value) -> Value {
 
 async fn request_pool(socket: &Path, pool: &str) -> String {
     let mut sender = connect(socket).await;
-    let reply = post(&mut sender, "/IpamDriver.RequestPool",
-        &json!({"AddressSpace": "bench", "Pool": pool, "SubPool": "", "Options": {}, "V6": false})).await;
+    let reply = post(
+        &mut sender,
+        "/IpamDriver.RequestPool",
+        &json!({"AddressSpace": "bench", "Pool": pool, "SubPool": "", "Options": {}, "V6": false}),
+    )
+    .await;
     reply["PoolID"].as_str().unwrap().to_owned()
 }
 
 /// One RequestAddress and its ReleaseAddress.
 async fn pair(sender: &mut Sender, pool_id: &str) {
-    let reply = post(sender, "/IpamDriver.RequestAddress",
-        &json!({"PoolID": pool_id, "Address": "", "Options": null})).await;
-    let address = reply["Address"].as_str().unwrap().split('/').next().unwrap().to_owned();
-    post(sender, "/IpamDriver.ReleaseAddress", &json!({"PoolID": pool_id, "Address": address})).await;
+    let reply = post(
+        sender,
+        "/IpamDriver.RequestAddress",
+        &json!({"PoolID": pool_id, "Address": "", "Options": null}),
+    )
+    .await;
+    let address = reply["Address"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    post(
+        sender,
+        "/IpamDriver.ReleaseAddress",
+        &json!({"PoolID": pool_id, "Address": address}),
+    )
+    .await;
 }
 
 /// Pairs per second with `workers` connections for `RUN_FOR`.
@@ -127,12 +158,20 @@ async fn fill(socket: &Path, pool_id: &str, count: usize) {
     for worker in 0..64 {
         let socket = socket.to_path_buf();
         let pool_id = pool_id.to_owned();
-        let n = if worker == 0 { count - per_worker * 63 } else { per_worker };
+        let n = if worker == 0 {
+            count - per_worker * 63
+        } else {
+            per_worker
+        };
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&socket).await;
             for _ in 0..n {
-                post(&mut sender, "/IpamDriver.RequestAddress",
-                    &json!({"PoolID": pool_id, "Address": "", "Options": null})).await;
+                post(
+                    &mut sender,
+                    "/IpamDriver.RequestAddress",
+                    &json!({"PoolID": pool_id, "Address": "", "Options": null}),
+                )
+                .await;
             }
         }));
     }
@@ -147,19 +186,29 @@ fn main() {
     let plugin = start_plugin(dir.path());
     runtime.block_on(async {
         let socket = plugin.socket.clone();
-        println!("durable RequestAddress+ReleaseAddress pairs over the plugin socket ({}s each)", RUN_FOR.as_secs());
-        println!("{:>12} {:>14} {:>14} {:>10}", "concurrency", "pairs/s", "requests/s", "pairs");
+        println!(
+            "durable RequestAddress+ReleaseAddress pairs over the plugin socket ({}s each)",
+            RUN_FOR.as_secs()
+        );
+        println!(
+            "{:>12} {:>14} {:>14} {:>10}",
+            "concurrency", "pairs/s", "requests/s", "pairs"
+        );
         let pool_id = request_pool(&socket, "10.10.0.0/16").await;
         for workers in [1, 64] {
             let (rate, total) = throughput(&socket, &pool_id, workers).await;
-            println!("{workers:>12} {rate:>14.0} {:>14.0} {total:>10}", rate * 2.0);
+            println!(
+                "{workers:>12} {rate:>14.0} {:>14.0} {total:>10}",
+                rate * 2.0
+            );
         }
 
         println!("\npair cost as a /16 fills (concurrency 64)");
         println!("{:>8} {:>14} {:>16}", "fill", "pairs/s", "us per pair");
         let usable = 65_534usize;
         let mut results = Vec::new();
-        for (label, percent, base) in [("1%", 1usize, "10.20.0.0/16"), ("99%", 99, "10.30.0.0/16")] {
+        for (label, percent, base) in [("1%", 1usize, "10.20.0.0/16"), ("99%", 99, "10.30.0.0/16")]
+        {
             let pool_id = request_pool(&socket, base).await;
             fill(&socket, &pool_id, usable * percent / 100).await;
             let (rate, _) = throughput(&socket, &pool_id, 64).await;

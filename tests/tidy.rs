@@ -1,0 +1,83 @@
+//! Keeps the architecture's written rules true: every source file opens with a `//!`
+//! doc, and the `ipam` core imports nothing that does I/O.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn every_module_has_a_doc_paragraph() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let undocumented: Vec<_> = files
+        .iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            !text.trim_start().starts_with("//!")
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "files without a //! doc: {undocumented:?}"
+    );
+}
+
+#[test]
+fn ipam_is_pure() {
+    let forbidden = [
+        "tokio",
+        "std::fs",
+        "std::net::TcpStream",
+        "serde_json",
+        "tracing",
+        "SystemTime",
+        "Instant",
+        "rand",
+        "crate::store",
+        "crate::hostnet",
+        "crate::server",
+    ];
+    let mut files = Vec::new();
+    rust_files(&src().join("ipam"), &mut files);
+    assert!(!files.is_empty());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in forbidden {
+            let hit = text.lines().any(|line| {
+                let code = line.split("//").next().unwrap_or("");
+                code.contains(&format!("{word}::")) || code.contains(&format!("use {word}"))
+            });
+            assert!(!hit, "{} uses {word}", path.display());
+        }
+    }
+}
+
+#[test]
+fn only_server_knows_http() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for path in files {
+        if path.starts_with(src().join("server")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("axum::") && !text.contains("StatusCode"),
+            "{} knows HTTP",
+            path.display()
+        );
+    }
+}
