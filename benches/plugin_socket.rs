@@ -10,90 +10,26 @@
 // A benchmark's report is its standard output.
 #![allow(clippy::print_stdout)]
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+#[path = "../tests/support/client.rs"]
+mod client;
+
+use client::{Sender, connect, post_ok, start_plugin};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::net::UnixStream;
 
 const RUN_FOR: Duration = Duration::from_secs(4);
 
-struct Plugin {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_plugin(dir: &Path) -> Plugin {
-    let socket = dir.join("kuryr.sock");
-    let config = dir.join("kuryr.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlog_level = warn\n",
-            dir.join("state").display(),
-            socket.display()
-        ),
-    )
-    .expect("write config");
-    // `Plugin::drop` kills and waits for it.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_kuryr"))
-        .args(["serve", "--config-file"])
-        .arg(&config)
-        .spawn()
-        .expect("start kuryr");
-    for _ in 0..200 {
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Plugin { child, socket };
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("kuryr did not start");
-}
-
-type Sender = http1::SendRequest<Full<Bytes>>;
-
-async fn connect(socket: &Path) -> Sender {
-    let stream = UnixStream::connect(socket).await.expect("connect");
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    sender
-}
-
 async fn post(sender: &mut Sender, path: &str, body: &Value) -> Value {
-    sender.ready().await.expect("connection ready");
-    let request = hyper::Request::post(path)
-        .header("Host", "plugin.moby.localhost")
-        .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap())))
-        .unwrap();
-    let response = sender.send_request(request).await.expect("send");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path} {body} -> {status} {value}");
-    value
+    post_ok(sender, path, body).await
+}
+
+async fn connected(socket: &Path) -> Sender {
+    connect(socket).await.expect("connect")
 }
 
 async fn request_pool(socket: &Path, pool: &str) -> String {
-    let mut sender = connect(socket).await;
+    let mut sender = connected(socket).await;
     let reply = post(
         &mut sender,
         "/IpamDriver.RequestPool",
@@ -134,7 +70,7 @@ async fn throughput(socket: &Path, pool_id: &str, workers: usize) -> (f64, u64) 
         let socket = socket.to_path_buf();
         let pool_id = pool_id.to_owned();
         tasks.push(tokio::spawn(async move {
-            let mut sender = connect(&socket).await;
+            let mut sender = connected(&socket).await;
             let mut done = 0u64;
             while Instant::now() < deadline {
                 pair(&mut sender, &pool_id).await;
@@ -164,7 +100,7 @@ async fn fill(socket: &Path, pool_id: &str, count: usize) {
             per_worker
         };
         tasks.push(tokio::spawn(async move {
-            let mut sender = connect(&socket).await;
+            let mut sender = connected(&socket).await;
             for _ in 0..n {
                 post(
                     &mut sender,
@@ -180,10 +116,34 @@ async fn fill(socket: &Path, pool_id: &str, count: usize) {
     }
 }
 
+/// Median latency of a 4 KiB write plus `sync_data` in `dir`: the floor under every
+/// durable commit, and so the bound on what group commit can reach.
+fn fsync_latency(dir: &Path) -> Duration {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
+    let mut samples: Vec<Duration> = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            file.write_all(&[0u8; 4096]).expect("write");
+            file.sync_data().expect("sync");
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let plugin = start_plugin(dir.path());
+    let fsync = fsync_latency(dir.path());
+    println!(
+        "fsync (4 KiB write + sync_data) median: {:.2} ms; one commit acknowledges at most \
+         one allocation per connection, so 64 connections bound allocations at {:.0}/s",
+        fsync.as_secs_f64() * 1e3,
+        64.0 / fsync.as_secs_f64()
+    );
+    let plugin = start_plugin(env!("CARGO_BIN_EXE_kuryr"), dir.path());
     runtime.block_on(async {
         let socket = plugin.socket.clone();
         println!(

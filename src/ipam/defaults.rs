@@ -79,7 +79,7 @@ pub(crate) fn choose(
         if is_v6(d.base) != v6 || !d.is_valid() {
             continue;
         }
-        if let Some(net) = first_free_subnet(d, held) {
+        if let Some(net) = first_free_subnet(d, held, &mut 0) {
             return Ok(net);
         }
     }
@@ -88,10 +88,13 @@ pub(crate) fn choose(
     })
 }
 
-fn first_free_subnet(d: &DefaultPool, held: &PoolIndex) -> Option<IpNet> {
+/// `probes` counts candidates tried, so tests can hold the skipping to its
+/// promise.
+fn first_free_subnet(d: &DefaultPool, held: &PoolIndex, probes: &mut usize) -> Option<IpNet> {
     let v6 = is_v6(d.base);
     let (mut start, base_end) = bounds(d.base.trunc());
     loop {
+        *probes = probes.saturating_add(1);
         let candidate = net_at(v6, start, d.size)?;
         let (_, end) = bounds(candidate);
         let Some(hit) = held.find_overlap(candidate) else {
@@ -190,6 +193,35 @@ mod tests {
         assert_eq!(choose(&defaults, false, &held), Ok(net("128.0.0.0/1")));
         held.add(net("255.255.255.255/32"));
         assert!(choose(&defaults, false, &held).is_err());
+    }
+
+    #[test]
+    fn a_held_supernet_is_skipped_in_one_step() {
+        let d = dp("10.0.0.0/16", 32);
+        let mut held = PoolIndex::default();
+        held.add(net("10.0.0.0/17"));
+        held.add(net("10.0.128.0/18"));
+        let mut probes = 0;
+        assert_eq!(
+            first_free_subnet(&d, &held, &mut probes),
+            Some(net("10.0.192.0/32"))
+        );
+        assert_eq!(probes, 3);
+    }
+
+    #[test]
+    fn probes_grow_with_held_pools_not_candidates() {
+        let d = dp("fd00:1::/48", 64);
+        let mut held = PoolIndex::default();
+        for i in 0..100u32 {
+            held.add(net(&format!("fd00:1:0:{i:x}::/64")));
+        }
+        let mut probes = 0;
+        assert_eq!(
+            first_free_subnet(&d, &held, &mut probes),
+            Some(net("fd00:1:0:64::/64"))
+        );
+        assert_eq!(probes, 101);
     }
 
     #[test]

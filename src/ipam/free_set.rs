@@ -56,39 +56,50 @@ impl FreeSet {
         let Some((start, end)) = self.interval_of(x) else {
             return false;
         };
-        self.intervals.remove(&start);
-        // start < x and x < end make x - 1 and x + 1 safe.
-        if start < x {
-            self.intervals.insert(start, x - 1);
+        self.split_out(start, end, x);
+        true
+    }
+
+    /// Removes `x` from its free interval `[start, end]`: the interval shrinks
+    /// in place or splits in two. One lookup was already paid by the caller.
+    fn split_out(&mut self, start: u128, end: u128, x: u128) {
+        match x.checked_sub(1) {
+            // The key stays; only its end moves.
+            Some(prev) if start <= prev => {
+                if let Some(e) = self.intervals.get_mut(&start) {
+                    *e = prev;
+                }
+            }
+            _ => {
+                self.intervals.remove(&start);
+            }
         }
-        if x < end {
-            self.intervals.insert(x + 1, end);
+        if let Some(next) = x.checked_add(1).filter(|&n| n <= end) {
+            self.intervals.insert(next, end);
         }
         self.free = self.free.wrapping_sub(1);
-        true
     }
 
     /// Marks `x` free, merging with its neighbours; `false` if already free.
     pub fn insert(&mut self, x: u128) -> bool {
-        if self.contains(x) {
-            return false;
+        let before = self
+            .intervals
+            .range(..=x)
+            .next_back()
+            .map(|(&s, &e)| (s, e));
+        if let Some((_, end)) = before {
+            if end >= x {
+                return false;
+            }
         }
-        let left = x.checked_sub(1).and_then(|before| {
-            self.intervals
-                .range(..=before)
-                .next_back()
-                .filter(|&(_, &end)| end == before)
-                .map(|(&start, _)| start)
-        });
         let right_end = x
             .checked_add(1)
             .and_then(|after| self.intervals.remove(&after));
         let end = right_end.unwrap_or(x);
-        match left {
-            // Extending the left neighbour in place keeps its key.
-            Some(start) => {
-                self.intervals.insert(start, end);
-            }
+        // A left neighbour ends at x - 1; extending it in place keeps its key.
+        let left = before.filter(|&(_, e)| e.checked_add(1) == Some(x));
+        match left.and_then(|(start, _)| self.intervals.get_mut(&start)) {
+            Some(e) => *e = end,
             None => {
                 self.intervals.insert(x, end);
             }
@@ -101,29 +112,55 @@ impl FreeSet {
         self.interval_of(x).is_some()
     }
 
-    /// Lowest free address in `[lo, hi]`.
-    pub fn first_free_in(&self, lo: u128, hi: u128) -> Option<u128> {
+    /// The free interval holding the lowest free address in `[lo, hi]`, and
+    /// that address.
+    fn first_in(&self, lo: u128, hi: u128) -> Option<(u128, u128, u128)> {
         if lo > hi {
             return None;
         }
-        if self.contains(lo) {
-            return Some(lo);
+        if let Some((start, end)) = self.interval_of(lo) {
+            return Some((start, end, lo));
         }
         self.intervals
             .range((Bound::Excluded(lo), Bound::Included(hi)))
             .next()
-            .map(|(&start, _)| start)
+            .map(|(&start, &end)| (start, end, start))
+    }
+
+    /// [`FreeSet::next_free_from`] returning the interval too.
+    fn next_in(&self, from: u128, lo: u128, hi: u128) -> Option<(u128, u128, u128)> {
+        match from.checked_sub(1) {
+            Some(before) if lo <= before && from <= hi => self
+                .first_in(from, hi)
+                .or_else(|| self.first_in(lo, before)),
+            _ => self.first_in(lo, hi),
+        }
+    }
+
+    /// Lowest free address in `[lo, hi]`.
+    pub fn first_free_in(&self, lo: u128, hi: u128) -> Option<u128> {
+        self.first_in(lo, hi).map(|(_, _, x)| x)
     }
 
     /// Lowest free address `>= from` in `[lo, hi]`, else wraps round to the
     /// lowest free one in `[lo, from - 1]`. A `from` outside `[lo, hi]` starts
     /// the search at `lo`.
     pub fn next_free_from(&self, from: u128, lo: u128, hi: u128) -> Option<u128> {
-        if from <= lo || from > hi {
-            return self.first_free_in(lo, hi);
-        }
-        self.first_free_in(from, hi)
-            .or_else(|| self.first_free_in(lo, from - 1))
+        self.next_in(from, lo, hi).map(|(_, _, x)| x)
+    }
+
+    /// [`FreeSet::first_free_in`] and [`FreeSet::remove`] in one search.
+    pub fn take_first_in(&mut self, lo: u128, hi: u128) -> Option<u128> {
+        let (start, end, x) = self.first_in(lo, hi)?;
+        self.split_out(start, end, x);
+        Some(x)
+    }
+
+    /// [`FreeSet::next_free_from`] and [`FreeSet::remove`] in one search.
+    pub fn take_next_from(&mut self, from: u128, lo: u128, hi: u128) -> Option<u128> {
+        let (start, end, x) = self.next_in(from, lo, hi)?;
+        self.split_out(start, end, x);
+        Some(x)
     }
 
     /// Number of free addresses. Saturates at `u128::MAX` for the one set that

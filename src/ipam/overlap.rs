@@ -51,7 +51,8 @@ impl Default for PoolIndex {
 impl PoolIndex {
     pub(crate) fn add(&mut self, net: IpNet) {
         let key = Key::of(net.trunc());
-        *self.held.entry(key).or_insert(0) += 1;
+        let count = self.held.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
         if let Some(n) = self.prefix_slot(key.v6, key.prefix) {
             *n = n.saturating_add(1);
         }
@@ -152,7 +153,7 @@ mod tests {
             Some(net("192.168.5.0/24"))
         );
         assert_eq!(ix.find_overlap(net("10.1.0.0/16")), None);
-        assert_eq!(ix.find_overlap(net("0.0.0.0/0")).is_some(), true);
+        assert!(ix.find_overlap(net("0.0.0.0/0")).is_some());
     }
 
     #[test]

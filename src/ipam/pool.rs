@@ -133,11 +133,10 @@ impl Pool {
         let Some((lo, hi)) = self.dynamic else {
             return Err(exhausted);
         };
-        let Some(x) = self.free.next_free_from(self.cursor, lo, hi) else {
+        let Some(x) = self.free.take_next_from(self.cursor, lo, hi) else {
             return Err(exhausted);
         };
-        self.free.remove(x);
-        self.cursor = if x >= hi { lo } else { x + 1 };
+        self.cursor = x.checked_add(1).filter(|&n| n <= hi).unwrap_or(lo);
         Ok(self.addr(x))
     }
 
@@ -145,10 +144,9 @@ impl Pool {
     /// gateway Docker asks for without naming one (normally network + 1).
     /// Leaves the dynamic cursor where it was.
     pub fn allocate_first(&mut self) -> Result<IpAddr, AllocError> {
-        let Some(x) = self.free.first_free_in(self.usable.0, self.usable.1) else {
+        let Some(x) = self.free.take_first_in(self.usable.0, self.usable.1) else {
             return Err(AllocError::Exhausted { range: self.cidr });
         };
-        self.free.remove(x);
         Ok(self.addr(x))
     }
 
@@ -222,7 +220,10 @@ impl Pool {
 
     /// Addresses that can ever be allocated: the CIDR less reserved ones.
     pub fn usable_count(&self) -> u128 {
-        (self.usable.1 - self.usable.0).saturating_add(1)
+        self.usable
+            .1
+            .saturating_sub(self.usable.0)
+            .saturating_add(1)
     }
 
     /// The free addresses, for inspection.

@@ -284,6 +284,8 @@ fn check_intervals(set: &FreeSet, model_free: &BTreeSet<u128>) {
 enum SetOp {
     Remove(u128),
     Insert(u128),
+    TakeFirst(u128, u128),
+    TakeNext(u128, u128, u128),
 }
 
 proptest! {
@@ -292,7 +294,12 @@ proptest! {
         lo in 0u128..8,
         len in 0u128..40,
         ops in prop::collection::vec(
-            prop_oneof![(0u128..50).prop_map(SetOp::Remove), (0u128..50).prop_map(SetOp::Insert)],
+            prop_oneof![
+                (0u128..50).prop_map(SetOp::Remove),
+                (0u128..50).prop_map(SetOp::Insert),
+                (0u128..50, 0u128..50).prop_map(|(a, b)| SetOp::TakeFirst(a, b)),
+                (0u128..50, 0u128..50, 0u128..50).prop_map(|(f, a, b)| SetOp::TakeNext(f, a, b)),
+            ],
             0..120,
         ),
         queries in prop::collection::vec((0u128..50, 0u128..50, 0u128..50), 10),
@@ -305,6 +312,20 @@ proptest! {
             match op {
                 SetOp::Remove(x) => prop_assert_eq!(set.remove(x), model.remove(&x)),
                 SetOp::Insert(x) => prop_assert_eq!(set.insert(x), model.insert(x)),
+                SetOp::TakeFirst(lo, hi) => {
+                    let want = model.range(lo..=hi.max(lo)).next().copied().filter(|_| lo <= hi);
+                    prop_assert_eq!(set.take_first_in(lo, hi), want);
+                    if let Some(x) = want {
+                        model.remove(&x);
+                    }
+                }
+                SetOp::TakeNext(from, lo, hi) => {
+                    let want = set.next_free_from(from, lo, hi);
+                    prop_assert_eq!(set.take_next_from(from, lo, hi), want);
+                    if let Some(x) = want {
+                        prop_assert!(model.remove(&x));
+                    }
+                }
             }
             check_intervals(&set, &model);
         }
