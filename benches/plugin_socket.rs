@@ -13,7 +13,7 @@
 #[path = "../tests/support/client.rs"]
 mod client;
 
-use client::{Sender, connect, post_ok, start_plugin};
+use client::{Sender, allocate, connect, post_ok, start_plugin};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -41,19 +41,7 @@ async fn request_pool(socket: &Path, pool: &str) -> String {
 
 /// One RequestAddress and its ReleaseAddress.
 async fn pair(sender: &mut Sender, pool_id: &str) {
-    let reply = post(
-        sender,
-        "/IpamDriver.RequestAddress",
-        &json!({"PoolID": pool_id, "Address": "", "Options": null}),
-    )
-    .await;
-    let address = reply["Address"]
-        .as_str()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let address = allocate(sender, pool_id).await;
     post(
         sender,
         "/IpamDriver.ReleaseAddress",
@@ -102,12 +90,7 @@ async fn fill(socket: &Path, pool_id: &str, count: usize) {
         tasks.push(tokio::spawn(async move {
             let mut sender = connected(&socket).await;
             for _ in 0..n {
-                post(
-                    &mut sender,
-                    "/IpamDriver.RequestAddress",
-                    &json!({"PoolID": pool_id, "Address": "", "Options": null}),
-                )
-                .await;
+                allocate(&mut sender, &pool_id).await;
             }
         }));
     }

@@ -5,7 +5,7 @@
 #[path = "support/client.rs"]
 mod client;
 
-use client::{connect, post, post_ok, start_plugin};
+use client::{allocate, bare_ip, connect, post, post_ok, start_plugin};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -45,13 +45,7 @@ async fn kill_9_loses_no_acknowledged_allocation() {
             .await
             {
                 assert_eq!(status, 200, "{reply}");
-                let address = reply["Address"]
-                    .as_str()
-                    .unwrap()
-                    .split('/')
-                    .next()
-                    .unwrap()
-                    .to_owned();
+                let address = bare_ip(&reply);
                 acked.lock().unwrap().push(address);
             }
         }));
@@ -93,19 +87,7 @@ async fn kill_9_loses_no_acknowledged_allocation() {
         assert!(reply["Err"].as_str().unwrap().contains("in use"), "{reply}");
     }
     for _ in 0..200 {
-        let reply = post_ok(
-            &mut sender,
-            "/IpamDriver.RequestAddress",
-            &json!({"PoolID": pool_id, "Address": "", "Options": null}),
-        )
-        .await;
-        let address = reply["Address"]
-            .as_str()
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
+        let address = allocate(&mut sender, &pool_id).await;
         assert!(
             !unique.contains(&address),
             "{address} handed out twice across the crash"

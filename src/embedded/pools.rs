@@ -2,10 +2,9 @@
 
 use super::Embedded;
 use super::options;
-use super::state::to_number;
 use crate::Error;
 use crate::api::{Empty, MacAddress, ipam as wire, keys};
-use crate::ipam::{AllocError, Pool};
+use crate::ipam::{AllocError, Pool, to_u128};
 use crate::store::{Op, PoolRecord};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -115,7 +114,7 @@ pub(super) async fn request_address(
         let with_prefix = pool.with_prefix(address);
         let pending = backend.store.submit(vec![Op::AddAddress {
             pool_id: req.pool_id.clone(),
-            address: to_number(address),
+            address: to_u128(address),
         }]);
         (address, with_prefix, pending)
     };
@@ -149,7 +148,7 @@ pub(super) async fn release_address(
         released.then(|| {
             backend.store.submit(vec![Op::RemoveAddress {
                 pool_id: req.pool_id.clone(),
-                address: to_number(address),
+                address: to_u128(address),
             }])
         })
     };

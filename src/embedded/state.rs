@@ -1,10 +1,9 @@
 //! The embedded backend's in-memory state, rebuilt from the store at start-up: the
 //! allocator, and the network and endpoint records by Docker id.
 
-use crate::ipam::{DefaultPool, Ipam, Pool};
+use crate::ipam::{DefaultPool, Ipam, Pool, from_u128};
 use crate::store::{EndpointRecord, NetworkRecord, Snapshot};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub(super) struct State {
     pub(super) ipam: Ipam,
@@ -32,7 +31,7 @@ impl State {
                 tracing::warn!(%pool_id, "stored address of an unknown pool ignored");
                 continue;
             };
-            let address = from_number(number, pool.cidr().addr().is_ipv6());
+            let address = from_u128(pool.cidr().addr().is_ipv6(), number);
             pool.restore(address);
         }
         State {
@@ -48,22 +47,5 @@ impl State {
                 .map(|endpoint| (endpoint.endpoint_id.clone(), endpoint))
                 .collect(),
         }
-    }
-}
-
-/// The store keys addresses by number; IPv4 is widened from u32.
-pub(super) fn to_number(address: IpAddr) -> u128 {
-    match address {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-pub(super) fn from_number(number: u128, v6: bool) -> IpAddr {
-    if v6 {
-        IpAddr::V6(Ipv6Addr::from(number))
-    } else {
-        // Stored IPv4 numbers came from a u32; truncation cannot lose bits.
-        IpAddr::V4(Ipv4Addr::from(u32::try_from(number).unwrap_or(u32::MAX)))
     }
 }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-pub(crate) fn to_u128(addr: IpAddr) -> u128 {
+pub fn to_u128(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),
@@ -17,7 +17,7 @@ pub(crate) fn to_u128(addr: IpAddr) -> u128 {
 
 /// Inverse of [`to_u128`]. An IPv4 value above `u32::MAX` cannot come from a
 /// pool bound, so saturating it keeps this total instead of panicking.
-pub(crate) fn from_u128(v6: bool, x: u128) -> IpAddr {
+pub fn from_u128(v6: bool, x: u128) -> IpAddr {
     if v6 {
         IpAddr::V6(Ipv6Addr::from(x))
     } else {

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+pub use addr::{from_u128, to_u128};
 pub use defaults::DefaultPool;
 pub use free_set::FreeSet;
 pub use pool::{Pool, RestoreOutcome};

@@ -100,3 +100,20 @@ pub async fn post_ok(sender: &mut Sender, path: &str, body: &Value) -> Value {
         other => panic!("{path} {body} -> {other:?}"),
     }
 }
+
+/// RequestAddress for any address of `pool_id`; the bare IP of the reply.
+pub async fn allocate(sender: &mut Sender, pool_id: &str) -> String {
+    let reply = post_ok(
+        sender,
+        "/IpamDriver.RequestAddress",
+        &serde_json::json!({"PoolID": pool_id, "Address": "", "Options": null}),
+    )
+    .await;
+    bare_ip(&reply)
+}
+
+/// The address of a RequestAddress reply without its prefix length.
+pub fn bare_ip(reply: &Value) -> String {
+    let cidr = reply["Address"].as_str().unwrap_or_default();
+    cidr.split('/').next().unwrap_or_default().to_owned()
+}
