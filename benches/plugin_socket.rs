@@ -147,7 +147,10 @@ fn main() {
         }
 
         println!("\npair cost as a /16 fills (concurrency 64)");
-        println!("{:>8} {:>14} {:>16}", "fill", "pairs/s", "us per pair");
+        println!(
+            "{:>8} {:>14} {:>16}",
+            "fill", "pairs/s", "us per pair (per conn)"
+        );
         let usable = 65_534usize;
         let mut results = Vec::new();
         for (label, percent, base) in [("1%", 1usize, "10.20.0.0/16"), ("99%", 99, "10.30.0.0/16")]
