@@ -455,3 +455,38 @@ async fn docker_mac_is_not_echoed_and_failures_roll_back() {
     );
     assert!(!host.has_link("kvh413eee0d5150"));
 }
+
+#[tokio::test]
+async fn start_up_restores_bridges_and_removes_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    {
+        let router = backend(dir.path(), host.clone()).await;
+        create_network(&router, "10.94.0.0/24", "10.94.0.1/24").await;
+    }
+    // A reboot: every interface is gone; a crash left an orphaned veth and bridge, and
+    // an operator's look-alike bridge must survive.
+    let rebooted = Arc::new(Recorder::with_links([
+        "kvh0123456789ab",
+        "kbr0123456789ab",
+        "kbr-lab",
+    ]));
+    let _router = backend(dir.path(), rebooted.clone()).await;
+    let mut links = rebooted.links();
+    links.sort();
+    assert_eq!(
+        links,
+        ["kbr-lab", "kbrc16ddead9f55"],
+        "{:?}",
+        rebooted.calls()
+    );
+    let restored = rebooted.calls().into_iter().find_map(|call| match call {
+        Call::EnsureBridge(spec) => Some(spec),
+        _ => None,
+    });
+    let restored = restored.expect("the stored network's bridge is recreated");
+    assert_eq!(
+        restored.addresses,
+        vec!["10.94.0.1/24".parse::<ipnet::IpNet>().unwrap()]
+    );
+}

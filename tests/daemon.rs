@@ -1,0 +1,123 @@
+//! The binary's start-up contract: listeners and spec files, refusals with clear
+//! messages, and configuration errors reported all at once.
+
+#[path = "support/client.rs"]
+mod client;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kuryr");
+
+fn run_with_config(dir: &std::path::Path, text: &str) -> std::process::Output {
+    let config = dir.join("kuryr.conf");
+    std::fs::write(&config, text).unwrap();
+    Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(&config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec_dir = dir.path().join("plugins");
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\n",
+            dir.path().join("state").display(),
+            spec_dir.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let spec = spec_dir.join("kuryr.spec");
+    let mut reply = String::new();
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .write_all(b"POST /Plugin.Activate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            stream.read_to_string(&mut reply).unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        reply.contains(r#"{"Implements":["NetworkDriver","IpamDriver"]}"#),
+        "{reply}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&spec).unwrap(),
+        format!("http://127.0.0.1:{port}\n")
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!spec.exists(), "the spec file is removed at shutdown");
+}
+
+#[test]
+fn a_second_plugin_on_a_live_socket_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = client::start_plugin(BIN, dir.path());
+    let second = Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(dir.path().join("kuryr.conf"))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    // The state database is locked first, or the socket is found busy: either way the
+    // message says what is in the way.
+    assert!(
+        stderr.contains("kuryr.redb") || stderr.contains("another running process"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_config_error_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_config(
+        dir.path(),
+        "[DEFAULT]\ncapability_scope = planet\nstate_dir = relative/dir\nkuryr_uri = ftp://x\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in ["capability_scope", "state_dir", "kuryr_uri"] {
+        assert!(stderr.contains(key), "{key} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn neutron_backend_says_it_is_not_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_config(
+        dir.path(),
+        &format!(
+            "[DEFAULT]\nstate_dir = {}\nkuryr_uri = unix://{}/k.sock\n[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:9696\n",
+            dir.path().display(),
+            dir.path().display()
+        ),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("backend = neutron is not available"));
+}
