@@ -18,6 +18,7 @@
 #                    refuses --mac-address on API 1.41
 #   KEEP_DOCKERD=1   leave a dockerd that this suite started running
 #   E2E_CMD_TIMEOUT  [120] seconds any single docker command may take
+#   E2E_KEEP_LOGS=1  keep the work dir (plugin.log, state) even on success
 #   E2E_FORWARDING_CHECK=1  also check isolation between networks with IPv4
 #                    forwarding on for the two test bridges (off by default)
 # dockerd caches a plugin's capabilities and address spaces for its whole

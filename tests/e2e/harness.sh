@@ -101,7 +101,7 @@ cleanup() {
     # wait ~16 s for a plugin that is not there yet
     "$ROOT/scripts/dockerd-down.sh" --purge
   fi
-  if [ "$rc" = 0 ]; then rm -rf "$WORK"; else log "logs kept in $WORK (plugin.log)"; fi
+  if [ "$rc" = 0 ] && [ "${E2E_KEEP_LOGS:-0}" != 1 ]; then rm -rf "$WORK"; else log "logs kept in $WORK (plugin.log)"; fi
   exit "$rc"
 }
 
