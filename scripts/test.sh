@@ -7,7 +7,7 @@
 #
 # Stages, in order; the first failure stops the run with a banner naming it:
 #   deps    apt packages, if missing: docker.io (its postinst may NOT start the
-#           system docker service), busybox-static, iproute2, curl, jq
+#           system docker service), busybox-static, iproute2, curl, jq, nftables
 #   fmt     cargo fmt --check
 #   clippy  cargo clippy --all-targets -- -D warnings
 #   test    cargo test (all tests; some need root)
@@ -17,7 +17,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-PACKAGES=(docker.io busybox-static iproute2 curl jq)
+PACKAGES=(docker.io busybox-static iproute2 curl jq nftables)
 STAGE=""
 
 banner() { printf '\n########## %s ##########\n' "$*"; }

@@ -44,12 +44,21 @@ impl Error {
         }
     }
 
-    /// `Ok` when `errors` is empty, the single error, or a `List` of all of them.
-    pub fn from_all(mut errors: Vec<Error>) -> Result<(), Error> {
-        match errors.len() {
-            0 => Ok(()),
-            1 => Err(errors.remove(0)),
-            _ => Err(Error::List(errors)),
+    /// `Ok` when `errors` is empty, else `Err` of `Error::all(errors)`.
+    pub fn from_all(errors: Vec<Error>) -> Result<(), Error> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::all(errors))
+        }
+    }
+
+    /// The single error, or a `List` of all of them.
+    pub fn all(mut errors: Vec<Error>) -> Error {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            Error::List(errors)
         }
     }
 }

@@ -625,3 +625,77 @@ fn two_endpoints_on_one_bridge_can_talk() {
     });
     drop((b, c));
 }
+
+/// `ip netns exec <ns> busybox ping` once; whether a reply came back.
+fn pings(ns: &Ns, to: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", &ns.0, "busybox", "ping", "-c1", "-W1", to])
+        .output()
+        .expect("run busybox ping")
+        .status
+        .success()
+}
+
+#[test]
+fn isolate_stops_routing_between_bridges_and_removes_its_table() {
+    if !privileged() {
+        return;
+    }
+    let (b, c) = (new_ns(), new_ns());
+    let (b_ns, c_ns) = (b.0.clone(), c.0.clone());
+    in_fresh_ns(move |nl, a| async move {
+        // A host that forwards, with two networks on two bridges.
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &a.0,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ])
+            .status()
+            .unwrap();
+        assert!(out.success());
+        for (n, br, gw, peer, addr) in [
+            (1, "kbrtesta", "10.8.1.1", &b_ns, "10.8.1.2/24"),
+            (2, "kbrtestb", "10.8.2.1", &c_ns, "10.8.2.2/24"),
+        ] {
+            nl.ensure_bridge(&bridge(br, &[&format!("{gw}/24")], None))
+                .await
+                .unwrap();
+            nl.create_veth(&veth(n, br)).await.unwrap();
+            let cont = format!("kvctest{n}");
+            a.ip(&["link", "set", &cont, "netns", &peer.0]);
+            peer.ip(&["addr", "add", addr, "dev", &cont]);
+            peer.ip(&["link", "set", &cont, "up"]);
+            peer.ip(&["route", "add", "default", "via", gw]);
+        }
+        assert!(
+            pings(&b_ns, "10.8.2.2"),
+            "without isolation the host routes between bridges"
+        );
+
+        let bridges = vec!["kbrtesta".to_string(), "kbrtestb".to_string()];
+        nl.isolate(&bridges).await.unwrap();
+        nl.isolate(&bridges).await.unwrap(); // idempotent
+        assert!(
+            !pings(&b_ns, "10.8.2.2"),
+            "isolated networks must not reach each other"
+        );
+        assert!(pings(&b_ns, "10.8.1.1"), "the own gateway stays reachable");
+
+        nl.isolate(&[]).await.unwrap();
+        let listed = Command::new("ip")
+            .args(["netns", "exec", &a.0, "nft", "list", "tables"])
+            .output()
+            .unwrap();
+        let tables = String::from_utf8_lossy(&listed.stdout);
+        assert!(
+            !tables.contains("kuryr"),
+            "table removed with the last network: {tables}"
+        );
+        assert!(pings(&b_ns, "10.8.2.2"), "rules gone");
+    });
+    drop((b, c));
+}

@@ -490,3 +490,55 @@ async fn start_up_restores_bridges_and_removes_orphans() {
         vec!["10.94.0.1/24".parse::<ipnet::IpNet>().unwrap()]
     );
 }
+
+#[tokio::test]
+async fn networks_are_isolated_and_a_firewall_failure_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+    create_network(&router, "10.93.0.0/24", "10.93.0.1/24").await;
+    let isolated = |host: &Recorder| {
+        host.calls()
+            .into_iter()
+            .rev()
+            .filter_map(|c| match c {
+                Call::Isolate(b) => Some(b),
+                _ => None,
+            })
+            .next()
+    };
+    assert_eq!(isolated(&host), Some(vec!["kbrc16ddead9f55".to_string()]));
+
+    let second = "d054fb0b37cf8b6a1ff5e2a0a5d1c9f3b0d8e7a6c5b4a3f2e1d0c9b8a7f6e5d4";
+    let create = json!({
+        "NetworkID": second, "Options": {"com.docker.network.generic": {}},
+        "IPv4Data": [{"AddressSpace": "s", "Pool": "10.92.0.0/24", "Gateway": "10.92.0.1/24"}], "IPv6Data": []});
+    host.fail_next(CallKind::Isolate);
+    let (status, reply) = call(&router, "/NetworkDriver.CreateNetwork", create.clone()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
+    assert!(
+        !host.has_link("kbrd054fb0b37cf"),
+        "the bridge is rolled back"
+    );
+    assert_eq!(
+        isolated(&host),
+        Some(vec!["kbrc16ddead9f55".to_string()]),
+        "rules restored"
+    );
+
+    ok(&router, "/NetworkDriver.CreateNetwork", create).await;
+    assert_eq!(
+        isolated(&host),
+        Some(vec![
+            "kbrc16ddead9f55".to_string(),
+            "kbrd054fb0b37cf".to_string()
+        ])
+    );
+    ok(
+        &router,
+        "/NetworkDriver.DeleteNetwork",
+        json!({"NetworkID": second}),
+    )
+    .await;
+    assert_eq!(isolated(&host), Some(vec!["kbrc16ddead9f55".to_string()]));
+}

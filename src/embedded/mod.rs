@@ -43,6 +43,10 @@ pub struct Embedded {
     state: Mutex<State>,
     store: Store,
     host: Arc<dyn HostNet>,
+    /// Serialises firewall rebuilds, so that each one reads the network list after the
+    /// previous one was applied and no update is lost to a race. Held across `.await`
+    /// (the `nft` run), hence a tokio mutex.
+    firewall: tokio::sync::Mutex<()>,
 }
 
 impl Embedded {
@@ -60,9 +64,23 @@ impl Embedded {
             state: Mutex::new(state),
             store,
             host,
+            firewall: tokio::sync::Mutex::new(()),
         };
         reconcile::run(&backend).await;
         backend
+    }
+
+    /// Rebuild the isolation rules from the networks in memory now.
+    async fn sync_isolation(&self) -> Result<(), Error> {
+        let _serialised = self.firewall.lock().await;
+        let mut bridges: Vec<String> = self
+            .lock()
+            .networks
+            .values()
+            .map(|network| network.bridge.clone())
+            .collect();
+        bridges.sort();
+        Ok(self.host.isolate(&bridges).await?)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -89,6 +89,25 @@ pub(super) async fn create_network(
         backend.lock().networks.remove(&record.network_id);
         return Err(rollback_bridge(backend, &record.bridge, existed, error.into()).await);
     }
+    // Isolation comes after the record is in memory, so a concurrent rebuild for
+    // another network includes this one too.
+    if let Err(error) = backend.sync_isolation().await {
+        let pending = {
+            let mut state = backend.lock();
+            state.networks.remove(&record.network_id);
+            backend.store.submit(vec![Op::DeleteNetwork {
+                network_id: record.network_id.clone(),
+            }])
+        };
+        let mut errors = vec![error];
+        if let Err(undo) = pending.wait().await {
+            errors.push(undo.into());
+        }
+        if let Err(undo) = backend.sync_isolation().await {
+            errors.push(undo);
+        }
+        return Err(rollback_bridge(backend, &record.bridge, existed, Error::all(errors)).await);
+    }
     Ok(Empty {})
 }
 
@@ -148,6 +167,9 @@ pub(super) async fn delete_network(
         if let Err(error) = pending.wait().await {
             errors.push(error.into());
         }
+    }
+    if let Err(error) = backend.sync_isolation().await {
+        errors.push(error);
     }
     Error::from_all(errors).map(|()| Empty {})
 }

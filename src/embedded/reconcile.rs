@@ -1,6 +1,7 @@
 //! Start-up reconciliation of the host with the stored state: recreate bridges that a
 //! reboot removed, and delete interfaces with our prefixes that no record owns (left by
-//! a crash between creating an interface and committing its record). Failures are
+//! a crash between creating an interface and committing its record), and rebuild the
+//! isolation rules between networks. Failures are
 //! logged, never fatal: a half-reconciled host is better than a plugin that won't start.
 
 use super::Embedded;
@@ -30,6 +31,9 @@ pub(super) async fn run(backend: &Embedded) {
         if let Err(error) = backend.host.ensure_bridge(spec).await {
             tracing::error!(bridge = %spec.name, %error, "cannot restore bridge");
         }
+    }
+    if let Err(error) = backend.sync_isolation().await {
+        tracing::error!(%error, "cannot restore isolation between networks");
     }
 
     let orphans = [

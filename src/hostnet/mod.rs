@@ -9,6 +9,7 @@
 //! trait so that its logic can be tested against the in-memory [`Recorder`].
 
 mod bridge;
+pub mod isolation;
 pub mod names;
 mod netlink;
 pub mod recorder;
@@ -68,6 +69,8 @@ pub enum HostNetError {
     Connect(#[source] std::io::Error),
     #[error("netlink connection: no tokio runtime on the calling thread")]
     NoRuntime,
+    #[error("isolating kuryr networks: {0}")]
+    Firewall(String),
     #[error("bridge {0} does not exist")]
     BridgeMissing(String),
     #[error("interface {ifname} exists but is a {found} link, not a {expected}")]
@@ -116,4 +119,7 @@ pub trait HostNet: Send + Sync + 'static {
     async fn links_with_prefix(&self, prefix: &str) -> Result<Vec<String>, HostNetError>;
     /// Whether a link exists.
     async fn link_exists(&self, name: &str) -> Result<bool, HostNetError>;
+    /// Make the host drop packets forwarded between any two of `bridges` (the bridges
+    /// of every network that exists), replacing the previous set.
+    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError>;
 }

@@ -145,4 +145,11 @@ impl HostNet for Netlink {
         validate_ifname(name)?;
         Ok(self.find_link(name).await?.is_some())
     }
+
+    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError> {
+        for name in bridges {
+            validate_ifname(name)?;
+        }
+        super::isolation::apply(&super::isolation::ruleset(bridges)).await
+    }
 }

@@ -22,6 +22,7 @@ pub enum Call {
     CreateVeth(VethSpec),
     LinksWithPrefix(String),
     LinkExists(String),
+    Isolate(Vec<String>),
 }
 
 /// The method a [`Call`] is for, used to pick which call to fail.
@@ -32,6 +33,7 @@ pub enum CallKind {
     CreateVeth,
     LinksWithPrefix,
     LinkExists,
+    Isolate,
 }
 
 impl Call {
@@ -42,6 +44,7 @@ impl Call {
             Call::CreateVeth(_) => CallKind::CreateVeth,
             Call::LinksWithPrefix(_) => CallKind::LinksWithPrefix,
             Call::LinkExists(_) => CallKind::LinkExists,
+            Call::Isolate(_) => CallKind::Isolate,
         }
     }
 }
@@ -251,6 +254,11 @@ impl HostNet for Recorder {
         injected?;
         validate_ifname(name)?;
         Ok(state.links.contains_key(name))
+    }
+
+    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError> {
+        let (_state, injected) = self.begin(Call::Isolate(bridges.to_vec()), "isolate", "");
+        injected
     }
 }
 
