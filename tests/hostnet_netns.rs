@@ -131,6 +131,12 @@ where
 }
 
 impl Ns {
+    /// A veth pair made with `ip`, standing in for "some other link" (kernels without
+    /// the dummy module are common in CI VMs).
+    fn add_plain_veth(&self, name: &str, peer: &str) {
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer]);
+    }
+
     /// Runs `ip -n <ns> <args>`, panicking with its stderr on failure.
     fn ip(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
@@ -295,16 +301,7 @@ fn ensure_bridge_is_idempotent_and_converges() {
         // A non-bridge carrying the name is not adopted. (Test stand-ins for
         // "some other link" are veths and bridges: kernels without the dummy
         // module are common in CI VMs.)
-        ns.ip(&[
-            "link",
-            "add",
-            "kbrveth",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "kbrveth-p",
-        ]);
+        ns.add_plain_veth("kbrveth", "kbrveth-p");
         let err = nl
             .ensure_bridge(&bridge("kbrveth", &["10.4.0.1/24"], None))
             .await
@@ -428,16 +425,7 @@ fn failed_create_veth_leaves_no_veth() {
         assert_eq!(err.to_string(), "bridge kbrmissing does not exist");
 
         // "Bridge" that is not one.
-        ns.ip(&[
-            "link",
-            "add",
-            "kbrveth",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "kbrveth-p",
-        ]);
+        ns.add_plain_veth("kbrveth", "kbrveth-p");
         let err = nl.create_veth(&veth(1, "kbrveth")).await.unwrap_err();
         assert!(matches!(err, HostNetError::WrongKind { .. }), "{err}");
 
