@@ -21,6 +21,7 @@ pub mod embedded;
 pub mod error;
 pub mod hostnet;
 pub mod ipam;
+pub mod neutron;
 pub mod server;
 pub mod store;
 

@@ -36,6 +36,24 @@ fn every_module_has_a_doc_paragraph() {
 }
 
 #[test]
+fn neutron_knows_nothing_of_docker() {
+    let mut files = Vec::new();
+    rust_files(&src().join("neutron"), &mut files);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in [
+            "crate::api",
+            "crate::driver",
+            "crate::embedded",
+            "EndpointID",
+            "NetworkID",
+        ] {
+            assert!(!text.contains(word), "{} mentions {word}", path.display());
+        }
+    }
+}
+
+#[test]
 fn ipam_is_pure() {
     let forbidden = [
         "tokio",
@@ -66,7 +84,7 @@ fn ipam_is_pure() {
 }
 
 #[test]
-fn only_server_knows_http() {
+fn only_server_serves_http() {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     for path in files {

@@ -1,0 +1,88 @@
+//! `NeutronError`: every way a Neutron or Keystone call can fail. Mapping these to
+//! Docker's `{"Err"}` answers is left to the driver; this module only describes them.
+//! No variant ever carries a token or a password, so Display and Debug are safe to log.
+
+use thiserror::Error;
+
+/// An error from the Neutron client.
+#[derive(Debug, Error)]
+pub enum NeutronError {
+    /// Neutron (or Keystone) answered with a non-success status.
+    #[error("{method} {url}: HTTP {status}: {message}{}", request_id_suffix(.request_id))]
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// The request never got an answer (connect, TLS, timeout, body read).
+    #[error("{method} {url}: {source}")]
+    Transport {
+        method: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The answer was not the JSON we expected.
+    #[error("decoding the answer of {url}: {message}")]
+    Decode { url: String, message: String },
+    /// Authentication failed or the catalog had no usable network endpoint.
+    #[error("authentication: {0}")]
+    Auth(String),
+    /// The `[neutron]` options are unusable.
+    #[error("neutron configuration: {0}")]
+    Config(String),
+}
+
+fn request_id_suffix(id: &Option<String>) -> String {
+    match id {
+        Some(id) => format!(" (request id {id})"),
+        None => String::new(),
+    }
+}
+
+impl NeutronError {
+    /// The HTTP status of an `Api` error, so callers can tolerate e.g. a 409.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            NeutronError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True for an `Api` error with status 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// True for an `Api` error with status 409.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+}
+
+/// Extracts the message from a Neutron error body. Neutron answers
+/// `{"NeutronError": {"message": ..., "type": ...}}`; Keystone and proxies answer
+/// `{"error": {"message": ...}}` or plain text, which is kept (shortened) as is.
+pub(crate) fn error_message(body: &str) -> String {
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+        for key in ["NeutronError", "error"] {
+            if let Some(message) = value
+                .get(key)
+                .and_then(|e| e.get("message"))
+                .and_then(|m| m.as_str())
+            {
+                return message.to_string();
+            }
+        }
+        if let Some(message) = value.get("message").and_then(|m| m.as_str()) {
+            return message.to_string();
+        }
+    }
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return "no message".to_string();
+    }
+    trimmed.chars().take(200).collect()
+}

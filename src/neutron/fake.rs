@@ -1,0 +1,335 @@
+//! An in-process fake Keystone + Neutron for the client tests: one hyper server on
+//! 127.0.0.1:0 that issues tokens with a scripted catalog and keeps resources in maps
+//! behind a Mutex. It models only what the tests exercise, not Neutron's validation.
+
+use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+/// One request Neutron saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// The endpoint prefix before `/v2.0/` (`/internal` for the internal endpoint).
+    pub prefix: String,
+    /// Path from `v2.0/` on, with the query.
+    pub path: String,
+    pub token: Option<String>,
+}
+
+/// A canned answer for `method path` (path from `v2.0/`, without query).
+pub struct Script {
+    pub method: &'static str,
+    pub path: String,
+    pub status: u16,
+    pub body: Value,
+    pub request_id: Option<&'static str>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub tokens_issued: u32,
+    pub valid_tokens: HashSet<String>,
+    /// Tokens answered with one 401 (and then invalid), as if they had expired.
+    pub expire_once: HashSet<String>,
+    /// False for `auth_type = none`: requests need no token.
+    pub no_auth: bool,
+    pub seen: Vec<Seen>,
+    pub items: BTreeMap<String, BTreeMap<String, Value>>,
+    pub page_size: Option<usize>,
+    pub scripts: Vec<Script>,
+    pub extensions: HashSet<String>,
+}
+
+pub struct Fake {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl Fake {
+    pub async fn start() -> Fake {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(addr, &state, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Fake { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> url::Url {
+        url::Url::parse(&format!("http://{}{path}", self.addr)).unwrap()
+    }
+
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+}
+
+fn reply(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    reply(
+        404,
+        &json!({"NeutronError": {"type": "NotFound", "message": "not found"}}),
+        &[],
+    )
+}
+
+fn catalog(addr: SocketAddr) -> Value {
+    let e = |interface: &str, region: &str, path: &str| json!({"interface": interface, "region_id": region, "region": region, "url": format!("http://{addr}{path}")});
+    json!([
+        {"type": "identity", "endpoints": [e("public", "RegionOne", "/identity")]},
+        {"type": "network", "endpoints": [
+            e("public", "RegionOne", "/"),
+            e("internal", "RegionOne", "/internal"),
+            e("internal", "RegionTwo", "/r2-internal/"),
+            e("admin", "RegionOne", "/admin/v2.0"),
+        ]},
+    ])
+}
+
+async fn handle(
+    addr: SocketAddr,
+    state: &Mutex<State>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let token = req
+        .headers()
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut st = state.lock().unwrap();
+
+    if path == "/v3/auth/tokens" && method == "POST" {
+        if body.pointer("/auth/identity/password/user/password") == Some(&json!("wrong")) {
+            return reply(
+                401,
+                &json!({"error": {"message": "The request you have made requires authentication."}}),
+                &[],
+            );
+        }
+        st.tokens_issued += 1;
+        let issued = format!("token-{}", st.tokens_issued);
+        st.valid_tokens.insert(issued.clone());
+        let answer = json!({"token": {"methods": ["password"], "catalog": catalog(addr)}});
+        return reply(201, &answer, &[("x-subject-token", &issued)]);
+    }
+    let Some(at) = path.find("/v2.0/") else {
+        return not_found();
+    };
+    let prefix = path[..at].to_string();
+    let rel = path[at + 1..].to_string();
+    st.seen.push(Seen {
+        method: method.clone(),
+        prefix,
+        path: match &query {
+            Some(q) => format!("{rel}?{q}"),
+            None => rel.clone(),
+        },
+        token: token.clone(),
+    });
+    if !st.no_auth {
+        let Some(token) = token else {
+            return reply(401, &json!({"error": {"message": "no token"}}), &[]);
+        };
+        if st.expire_once.remove(&token) {
+            st.valid_tokens.remove(&token);
+        }
+        if !st.valid_tokens.contains(&token) {
+            return reply(401, &json!({"error": {"message": "token expired"}}), &[]);
+        }
+    }
+    if let Some(script) = st
+        .scripts
+        .iter()
+        .find(|s| s.method == method && s.path == rel)
+    {
+        let headers: Vec<(&str, &str)> = script
+            .request_id
+            .iter()
+            .map(|id| ("x-openstack-request-id", *id))
+            .collect();
+        return reply(script.status, &script.body, &headers);
+    }
+    let parts: Vec<String> = rel
+        .split('/')
+        .skip(1)
+        .map(|p| {
+            url::form_urlencoded::parse(p.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect()
+        })
+        .collect();
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", [ext, alias]) if ext == "extensions" => {
+            if st.extensions.contains(alias) {
+                reply(200, &json!({"extension": {"alias": alias}}), &[])
+            } else {
+                not_found()
+            }
+        }
+        ("GET", [coll]) => list(addr, &st, coll, &params),
+        ("POST", [coll]) => {
+            let Some((key, item)) = body.as_object().and_then(|o| o.iter().next()) else {
+                return reply(400, &json!({}), &[]);
+            };
+            let mut item = item.clone();
+            let table = st.items.entry(coll.clone()).or_default();
+            let id = format!("{}-{}", key, table.len() + 1);
+            item["id"] = json!(id);
+            table.insert(id, item.clone());
+            reply(201, &json!({ key.as_str(): item }), &[])
+        }
+        (m, [coll, id]) => {
+            let key = singular(coll);
+            let Some(table) = st.items.get_mut(coll) else {
+                return not_found();
+            };
+            match m {
+                "GET" => table
+                    .get(id)
+                    .map_or_else(not_found, |i| reply(200, &json!({ key: i }), &[])),
+                "DELETE" => table
+                    .remove(id)
+                    .map_or_else(not_found, |_| reply(204, &Value::Null, &[])),
+                "PUT" => {
+                    let Some(item) = table.get_mut(id) else {
+                        return not_found();
+                    };
+                    if let (Some(dst), Some(src)) = (
+                        item.as_object_mut(),
+                        body.get(key).and_then(Value::as_object),
+                    ) {
+                        dst.extend(src.clone());
+                    }
+                    reply(200, &json!({ key: item }), &[])
+                }
+                _ => not_found(),
+            }
+        }
+        (m, [coll, id, tags, rest @ ..]) if tags == "tags" => {
+            let Some(item) = st.items.get_mut(coll).and_then(|t| t.get_mut(id)) else {
+                return not_found();
+            };
+            let mut current: Vec<String> =
+                serde_json::from_value(item["tags"].clone()).unwrap_or_default();
+            match (m, rest) {
+                ("PUT", [tag]) => current.push(tag.clone()),
+                ("DELETE", [tag]) => current.retain(|t| t != tag),
+                ("PUT", []) => {
+                    current = serde_json::from_value(body["tags"].clone()).unwrap_or_default()
+                }
+                _ => return not_found(),
+            }
+            item["tags"] = json!(current);
+            reply(
+                if rest.is_empty() { 200 } else { 201 },
+                &json!({"tags": current}),
+                &[],
+            )
+        }
+        _ => not_found(),
+    }
+}
+
+fn singular(coll: &str) -> &'static str {
+    match coll {
+        "ports" => "port",
+        "networks" => "network",
+        "subnets" => "subnet",
+        "subnetpools" => "subnetpool",
+        "security-groups" => "security_group",
+        _ => "item",
+    }
+}
+
+fn list(
+    addr: SocketAddr,
+    st: &State,
+    coll: &str,
+    params: &[(String, String)],
+) -> Response<Full<Bytes>> {
+    let key = coll.replace('-', "_");
+    let empty = BTreeMap::new();
+    let table = st.items.get(coll).unwrap_or(&empty);
+    let marker = params
+        .iter()
+        .find(|(k, _)| k == "marker")
+        .map(|(_, v)| v.clone());
+    let matches = |item: &Value| {
+        params.iter().all(|(k, v)| match k.as_str() {
+            "marker" | "limit" | "fields" => true,
+            "tags" => v.split(',').all(|t| {
+                item["tags"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!(t)))
+            }),
+            _ => item.get(k).and_then(Value::as_str) == Some(v.as_str()),
+        })
+    };
+    let all: Vec<&Value> = table
+        .iter()
+        .filter(|(id, _)| marker.as_ref().is_none_or(|m| id.as_str() > m.as_str()))
+        .map(|(_, v)| v)
+        .filter(|v| matches(v))
+        .collect();
+    let page_size = st.page_size.unwrap_or(usize::MAX);
+    let page: Vec<&Value> = all.iter().take(page_size).copied().collect();
+    let mut answer = json!({ key.as_str(): page });
+    if all.len() > page.len() {
+        let last = page
+            .last()
+            .and_then(|v| v["id"].as_str())
+            .unwrap_or_default();
+        let href = format!("http://{addr}/v2.0/{coll}?limit={page_size}&marker={last}");
+        answer[format!("{key}_links")] = json!([{"rel": "next", "href": href}]);
+    }
+    reply(200, &answer, &[])
+}

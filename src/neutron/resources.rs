@@ -1,0 +1,164 @@
+//! Typed Neutron calls over `Client::send`: generic list (following pagination), get,
+//! create, update and delete for every `Resource`, tags and extensions. Which calls a
+//! Docker operation needs is the driver's business.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::request::{self, Kind, Query};
+use super::types::{Body, Resource};
+use super::{Answer, Client, NeutronError};
+
+fn decode<T: DeserializeOwned>(answer: &Answer, key: &str) -> Result<T, NeutronError> {
+    let decode_err = |message: String| NeutronError::Decode {
+        url: answer.url.clone(),
+        message,
+    };
+    let mut value: Value =
+        serde_json::from_str(&answer.body).map_err(|e| decode_err(e.to_string()))?;
+    let item = value
+        .get_mut(key)
+        .map(Value::take)
+        .ok_or_else(|| decode_err(format!("no `{key}` in the answer")))?;
+    serde_json::from_value(item).map_err(|e| decode_err(format!("`{key}`: {e}")))
+}
+
+impl Client {
+    /// Lists `T`s matching `query`, following `<plural>_links` `rel=next` pages.
+    pub async fn list<T: Resource>(&self, query: &Query) -> Result<Vec<T>, NeutronError> {
+        let key = T::KIND.plural();
+        let mut path = query.apply(&request::collection_path(T::KIND));
+        let mut items = Vec::new();
+        loop {
+            let answer = self.send(Method::GET, &path, None).await?;
+            let page: Value =
+                serde_json::from_str(&answer.body).map_err(|e| NeutronError::Decode {
+                    url: answer.url.clone(),
+                    message: e.to_string(),
+                })?;
+            let batch: Vec<T> = decode(&answer, key)?;
+            let empty = batch.is_empty();
+            items.extend(batch);
+            match request::next_page(&path, page.get(format!("{key}_links").as_str())) {
+                // An empty page with a next link would loop forever on a buggy server.
+                Some(next) if !empty && next != path => path = next,
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Fetches one `T` by id; a missing one is `Api` with status 404.
+    pub async fn get<T: Resource>(&self, id: &str) -> Result<T, NeutronError> {
+        let answer = self
+            .send(Method::GET, &request::item_path(T::KIND, id), None)
+            .await?;
+        decode(&answer, T::KIND.singular())
+    }
+
+    /// Creates a resource from `body`, returning what Neutron made.
+    pub async fn create<T: Resource, B: Body>(&self, body: &B) -> Result<T, NeutronError> {
+        check_kind(T::KIND, B::KIND)?;
+        let key = T::KIND.singular();
+        let body = json!({ key: body });
+        let answer = self
+            .send(
+                Method::POST,
+                &request::collection_path(T::KIND),
+                Some(&body),
+            )
+            .await?;
+        decode(&answer, key)
+    }
+
+    /// Updates resource `id` with the fields set in `body`.
+    pub async fn update<T: Resource, B: Body>(
+        &self,
+        id: &str,
+        body: &B,
+    ) -> Result<T, NeutronError> {
+        check_kind(T::KIND, B::KIND)?;
+        let key = T::KIND.singular();
+        let body = json!({ key: body });
+        let answer = self
+            .send(Method::PUT, &request::item_path(T::KIND, id), Some(&body))
+            .await?;
+        decode(&answer, key)
+    }
+
+    /// Deletes resource `id`. Already gone (404) is success: deletes are idempotent.
+    pub async fn delete(&self, kind: Kind, id: &str) -> Result<(), NeutronError> {
+        ok_if_missing(
+            self.send(Method::DELETE, &request::item_path(kind, id), None)
+                .await,
+        )
+    }
+
+    /// Adds one tag (`PUT .../tags/{tag}`).
+    pub async fn add_tag(&self, kind: Kind, id: &str, tag: &str) -> Result<(), NeutronError> {
+        self.send(Method::PUT, &request::tags_path(kind, id, Some(tag)), None)
+            .await
+            .map(drop)
+    }
+
+    /// Replaces all tags (`PUT .../tags` with `{"tags": [...]}`).
+    pub async fn set_tags(
+        &self,
+        kind: Kind,
+        id: &str,
+        tags: &[String],
+    ) -> Result<(), NeutronError> {
+        let body = json!({ "tags": tags });
+        self.send(
+            Method::PUT,
+            &request::tags_path(kind, id, None),
+            Some(&body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Removes one tag; a missing tag or resource is success.
+    pub async fn remove_tag(&self, kind: Kind, id: &str, tag: &str) -> Result<(), NeutronError> {
+        ok_if_missing(
+            self.send(
+                Method::DELETE,
+                &request::tags_path(kind, id, Some(tag)),
+                None,
+            )
+            .await,
+        )
+    }
+
+    /// Whether the extension `alias` is loaded (`GET /v2.0/extensions/{alias}`; 404 → false).
+    pub async fn has_extension(&self, alias: &str) -> Result<bool, NeutronError> {
+        match self
+            .send(Method::GET, &request::extension_path(alias), None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn ok_if_missing(result: Result<Answer, NeutronError>) -> Result<(), NeutronError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn check_kind(resource: Kind, body: Kind) -> Result<(), NeutronError> {
+    if resource == body {
+        Ok(())
+    } else {
+        Err(NeutronError::Config(format!(
+            "a {} body cannot make a {}",
+            body.singular(),
+            resource.singular()
+        )))
+    }
+}
