@@ -141,6 +141,11 @@ impl Client {
             });
         };
         self.inner.token_requests.fetch_add(1, Ordering::Relaxed);
+        let transport = |source| NeutronError::Transport {
+            method: "POST".into(),
+            url: url.to_string(),
+            source,
+        };
         let response = self
             .inner
             .http
@@ -148,22 +153,11 @@ impl Client {
             .json(&body)
             .send()
             .await
-            .map_err(|source| NeutronError::Transport {
-                method: "POST".into(),
-                url: url.to_string(),
-                source,
-            })?;
+            .map_err(transport)?;
         let status = response.status().as_u16();
         let request_id = header(&response, "x-openstack-request-id");
         let token = header(&response, "x-subject-token");
-        let text = response
-            .text()
-            .await
-            .map_err(|source| NeutronError::Transport {
-                method: "POST".into(),
-                url: url.to_string(),
-                source,
-            })?;
+        let text = response.text().await.map_err(transport)?;
         if !(200..300).contains(&status) {
             return Err(NeutronError::Api {
                 method: "POST".into(),
