@@ -2,10 +2,13 @@
 //! listener dockerd will find, serves until shutdown, and cleans up what it published.
 //! It knows the backends and the listener, not argv or signals (those are `main`'s).
 
+use crate::binding::{Binder, HostBinder};
 use crate::config::{BackendKind, Config, Listen};
 use crate::driver::Driver;
 use crate::embedded::{Embedded, Settings};
 use crate::hostnet::{HostNet, Netlink};
+use crate::neutron;
+use crate::neutron_driver::{self, NeutronDriver};
 use crate::server::{self, Listener};
 use crate::store::{Store, StoreError};
 use std::future::Future;
@@ -32,11 +35,10 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "backend = neutron is not available in this build yet; \
-         set backend = embedded in [DEFAULT] (or remove auth_url/endpoint from [neutron])"
-    )]
-    NeutronUnavailable,
+    #[error(transparent)]
+    Neutron(#[from] crate::neutron::NeutronError),
+    #[error(transparent)]
+    Binding(#[from] crate::binding::BindError),
 }
 
 /// The plugin name dockerd derives from the socket or spec file name.
@@ -64,7 +66,28 @@ pub async fn run(
 
 async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
     match config.backend {
-        BackendKind::Neutron => Err(DaemonError::NeutronUnavailable),
+        BackendKind::Neutron => {
+            let options =
+                neutron::from_section(&config.neutron.values, &|k| std::env::var(k).ok())?;
+            let client = neutron::Client::new(options)?;
+            let binder: Arc<dyn Binder> = Arc::new(HostBinder::new(
+                neutron_driver::Settings::from_config(config).binding,
+            )?);
+            let driver = Arc::new(NeutronDriver::new(
+                client,
+                neutron_driver::Settings::from_config(config),
+                binder,
+            ));
+            // Warm up in the background: the plugin must answer dockerd even while
+            // Neutron is still starting; calls retry the check until it succeeds.
+            let probe = driver.clone();
+            tokio::spawn(async move {
+                if let Err(error) = probe.probe().await {
+                    tracing::warn!(%error, "Neutron not usable yet; will retry on the next call");
+                }
+            });
+            Ok(driver)
+        }
         BackendKind::Embedded => {
             let (store, snapshot) = Store::open(&config.state_dir)?;
             let host: Arc<dyn HostNet> = Arc::new(Netlink::connect()?);

@@ -5,8 +5,10 @@
 //! HTTP: `server::response` is the one place that turns an `Error` into `{"Err": ...}`.
 //! Messages are shown verbatim by the docker CLI, so they name the thing that failed.
 
+use crate::binding::BindError;
 use crate::hostnet::HostNetError;
 use crate::ipam::AllocError;
+use crate::neutron::NeutronError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,12 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     HostNet(#[from] HostNetError),
+    /// A Neutron request failed; the message carries Neutron's request id.
+    #[error("Neutron: {0}")]
+    Neutron(NeutronError),
+    /// Plugging or unplugging the host side of a port failed.
+    #[error(transparent)]
+    Binding(#[from] BindError),
     /// Every failure of a teardown that tried all its steps.
     #[error("{}", join(.0))]
     List(Vec<Error>),
@@ -39,6 +47,8 @@ impl Error {
     pub fn is_client_error(&self) -> bool {
         match self {
             Error::BadRequest(_) | Error::InvalidOption(_) | Error::Alloc(_) => true,
+            // Neutron refused what was asked (bad or taken address, quota), not us.
+            Error::Neutron(e) => matches!(e.status(), Some(400 | 409)),
             Error::List(errors) => errors.iter().all(Error::is_client_error),
             _ => false,
         }

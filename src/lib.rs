@@ -10,10 +10,14 @@
 //! * `ipam`: the pure allocator; no I/O.
 //! * `store`: durable state in redb with group commit.
 //! * `hostnet`: Linux bridges and veth pairs over rtnetlink.
+//! * `neutron`: a Neutron + Keystone client that knows nothing of Docker.
+//! * `neutron_driver`: the Neutron backend: Docker objects onto Neutron's.
+//! * `binding`: the host side of Neutron ports: veth pairs, OVS, Linux bridges.
 //! * `config`: `kuryr.conf`, compatible with kuryr-libnetwork's.
 //! * `daemon`: wires a configuration into a running server.
 
 pub mod api;
+pub mod binding;
 pub mod config;
 pub mod daemon;
 pub mod driver;
@@ -22,6 +26,7 @@ pub mod error;
 pub mod hostnet;
 pub mod ipam;
 pub mod neutron;
+pub mod neutron_driver;
 pub mod server;
 pub mod store;
 

@@ -61,6 +61,10 @@ pub struct Config {
     pub veth_dst_prefix: String,
     /// `[DEFAULT] process_external_connectivity`.
     pub process_external_connectivity: bool,
+    /// `[DEFAULT] bindir`: kuryr-lib binding scripts, for vif_types kuryr does not plug itself.
+    pub bindir: PathBuf,
+    /// `[DEFAULT] subnetpool_name_prefix`: kuryr's subnet pools are `<prefix>-<cidr>`.
+    pub subnetpool_name_prefix: String,
     /// `[neutron]`, for the Neutron backend.
     pub neutron: NeutronSection,
 }

@@ -28,6 +28,9 @@ pub const DEFAULT_SPEC_DIR: &str = "/etc/docker/plugins";
 pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
 pub const DEFAULT_VETH_DST_PREFIX: &str = "eth";
 pub const DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY: bool = true;
+/// kuryr-lib's default; pip installs the scripts under `<prefix>/libexec/kuryr`.
+pub const DEFAULT_BINDIR: &str = "/usr/libexec/kuryr";
+pub const DEFAULT_SUBNETPOOL_PREFIX: &str = "kuryrPool";
 
 /// Environment variables kuryr-libnetwork used as option defaults; a value
 /// in the file wins over them.
@@ -83,6 +86,12 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     let external = c
         .read(D, "process_external_connectivity", parse_bool)
         .map(|v| v.unwrap_or(DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY));
+    let bindir = c
+        .read(D, "bindir", parse_absolute_dir)
+        .map(|v| v.unwrap_or_else(|| PathBuf::from(DEFAULT_BINDIR)));
+    let pool_prefix = c
+        .read(D, "subnetpool_name_prefix", parse_non_empty)
+        .map(|v| v.unwrap_or_else(|| DEFAULT_SUBNETPOOL_PREFIX.to_owned()));
     let neutron = c.neutron();
     let backend = c.backend(&neutron);
     c.check_unimplemented();
@@ -99,6 +108,8 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         Some(log_level),
         Some(veth_dst_prefix),
         Some(process_external_connectivity),
+        Some(bindir),
+        Some(subnetpool_name_prefix),
     ) = (
         listen,
         capability_scope,
@@ -111,6 +122,8 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         log_level,
         veth_dst_prefix,
         external,
+        bindir,
+        pool_prefix,
     )
     else {
         return Err(c.invalid);
@@ -130,6 +143,8 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         log_level,
         veth_dst_prefix,
         process_external_connectivity,
+        bindir,
+        subnetpool_name_prefix,
         neutron,
     };
     Ok((config, c.warnings))

@@ -70,6 +70,11 @@ pub fn collection_path(kind: Kind) -> String {
     format!("v2.0/{}", kind.path())
 }
 
+/// `v2.0/{name}` for collections that are not a `Kind` (extensions).
+pub fn collection_path_raw(name: &str) -> String {
+    format!("v2.0/{name}")
+}
+
 /// `v2.0/{kind}/{id}`.
 pub fn item_path(kind: Kind, id: &str) -> String {
     format!("v2.0/{}/{}", kind.path(), segment(id))

@@ -71,6 +71,25 @@ impl Client {
         decode(&answer, key)
     }
 
+    /// Creates several resources in one request (Neutron's bulk form,
+    /// `{"<plural>": [...]}`), all or none: Neutron rolls the batch back on failure.
+    pub async fn create_many<T: Resource, B: Body>(
+        &self,
+        bodies: &[B],
+    ) -> Result<Vec<T>, NeutronError> {
+        check_kind(T::KIND, B::KIND)?;
+        let key = T::KIND.plural();
+        let body = json!({ key: bodies });
+        let answer = self
+            .send(
+                Method::POST,
+                &request::collection_path(T::KIND),
+                Some(&body),
+            )
+            .await?;
+        decode(&answer, key)
+    }
+
     /// Updates resource `id` with the fields set in `body`.
     pub async fn update<T: Resource, B: Body>(
         &self,
@@ -128,6 +147,23 @@ impl Client {
             )
             .await,
         )
+    }
+
+    /// The aliases of every loaded extension, in one request (`GET /v2.0/extensions`).
+    pub async fn extensions(&self) -> Result<Vec<String>, NeutronError> {
+        #[derive(serde::Deserialize)]
+        struct Extension {
+            alias: String,
+        }
+        let answer = self
+            .send(
+                Method::GET,
+                &request::collection_path_raw("extensions"),
+                None,
+            )
+            .await?;
+        let list: Vec<Extension> = decode(&answer, "extensions")?;
+        Ok(list.into_iter().map(|e| e.alias).collect())
     }
 
     /// Whether the extension `alias` is loaded (`GET /v2.0/extensions/{alias}`; 404 → false).

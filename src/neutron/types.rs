@@ -281,6 +281,7 @@ body!(PortUpdate, Kind::Ports, {
     #[serde(rename = "binding:host_id", skip_serializing_if = "Option::is_none")] pub binding_host_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub security_groups: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")] pub allowed_address_pairs: Option<Vec<AddressPair>>,
+    #[serde(skip_serializing_if = "Option::is_none")] pub fixed_ips: Option<Vec<FixedIpRequest>>,
 });
 body!(SecurityGroupCreate, Kind::SecurityGroups, {
     pub name: String,

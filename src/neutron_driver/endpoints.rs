@@ -1,0 +1,527 @@
+//! CreateEndpoint, DeleteEndpoint, Join and EndpointOperInfo: Docker endpoints onto
+//! the ports RequestAddress made, bound to this host and plugged by `binding`.
+//!
+//! CreateEndpoint binds the pre-created port in one update (host and owner together,
+//! bug 1802163) and tags it with the endpoint id, also for dual stack, where the two
+//! per-family ports become one (B2). A bind or plug failure puts the port back (B9).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::Error;
+use crate::api::network::{
+    CreateEndpointRequest, CreateEndpointResponse, EndpointInterfaceReply,
+    EndpointOperInfoResponse, InterfaceName, JoinResponse, StaticRoute,
+};
+use crate::binding::{Vif, container_ifname};
+use crate::neutron::{FixedIpRequest, Kind, Port, PortCreate, PortUpdate, Query};
+
+use super::NeutronDriver;
+use super::lookup::holds;
+use super::names;
+use super::state::{EndpointInfo, NetInfo, SubnetInfo};
+
+const ACTIVE: &str = "ACTIVE";
+/// How long a port status that is not ACTIVE is served from the cache.
+const STATUS_TTL: Duration = Duration::from_secs(1);
+
+pub async fn create(
+    d: &NeutronDriver,
+    req: CreateEndpointRequest,
+) -> Result<CreateEndpointResponse, Error> {
+    let eid = req.endpoint_id.clone();
+    let _guard = d.locks.lock(&format!("ep:{eid}")).await;
+    let mut net = d
+        .network(&req.network_id)
+        .await?
+        .ok_or_else(|| Error::UnknownNetwork(req.network_id.clone()))?;
+    let ips: Vec<IpAddr> = [req.interface.address, req.interface.address_ipv6]
+        .into_iter()
+        .flatten()
+        .map(|n| n.addr())
+        .collect();
+    if ips.is_empty() {
+        return Err(Error::BadRequest(
+            "the endpoint has no IPv4 or IPv6 address (is kuryr also the IPAM driver?)".into(),
+        ));
+    }
+    if ips
+        .iter()
+        .any(|ip| !net.subnets.iter().any(|s| s.contains(*ip)))
+    {
+        net.subnets = d.network_subnets(&net.neutron_id).await?;
+    }
+    let mut wanted: Vec<(SubnetInfo, IpAddr)> = Vec::new();
+    for ip in &ips {
+        let s = net
+            .subnets
+            .iter()
+            .find(|s| s.contains(*ip))
+            .ok_or_else(|| {
+                Error::InvalidOption(format!(
+                    "no subnet of Neutron network {} holds {ip}",
+                    net.neutron_id
+                ))
+            })?;
+        wanted.push((s.clone(), *ip));
+    }
+    let docker_mac = req.interface.mac_address.map(|m| m.to_string());
+    let (ports, existing) = held_ports(d, &net, &wanted).await?;
+    let (before, created, existing) = match ports.len() {
+        0 => (
+            None,
+            make_port(d, &net, &eid, &wanted, docker_mac.as_deref()).await?,
+            false,
+        ),
+        _ => {
+            let keep = merge(d, ports, existing).await?;
+            let bound = bind_port(d, &keep.0, &eid, &wanted, docker_mac.as_deref()).await?;
+            (Some(keep.0), bound, keep.1)
+        }
+    };
+    let port = created;
+    let vif = vif_of(&port, &eid, net.mtu);
+    if let Err(e) = plug(d, &vif).await {
+        undo(d, &port, before.as_ref(), &vif).await;
+        return Err(e);
+    }
+    let port = match wait_active(d, port).await {
+        Ok(port) => port,
+        Err((port, e)) => {
+            undo(d, &port, before.as_ref(), &vif).await;
+            if let Err(error) = d.binder.unbind(&vif).await {
+                tracing::warn!(%error, "unplugging after a failed CreateEndpoint");
+            }
+            return Err(e);
+        }
+    };
+    let reply_mac = match req.interface.mac_address {
+        Some(_) => None,
+        None => port.mac_address.parse().ok(),
+    };
+    let subnets: Vec<SubnetInfo> = wanted.iter().map(|(s, _)| s.clone()).collect();
+    let info = EndpointInfo {
+        port_id: port.id.clone(),
+        existing,
+        status: port.status.clone(),
+        status_at: Instant::now(),
+        tags: port.tags.clone(),
+        security_groups: port.security_groups.clone(),
+        exposed_groups: Some(Vec::new()),
+        vif,
+        subnets,
+        network_subnets: net.subnets.clone(),
+    };
+    {
+        let mut cache = d.cache();
+        for (s, ip) in &wanted {
+            if let Some(a) = cache.addresses.get_mut(&(s.id.clone(), *ip)) {
+                a.port = port.clone();
+                a.existing = existing;
+            }
+        }
+        cache.networks.insert(req.network_id.clone(), net);
+        cache.endpoints.insert(eid, info);
+    }
+    Ok(CreateEndpointResponse {
+        interface: EndpointInterfaceReply {
+            address: None,
+            address_ipv6: None,
+            mac_address: reply_mac,
+        },
+    })
+}
+
+/// The ports holding the endpoint's addresses, from RequestAddress's cache or Neutron,
+/// and whether each is a user's.
+async fn held_ports(
+    d: &NeutronDriver,
+    net: &NetInfo,
+    wanted: &[(SubnetInfo, IpAddr)],
+) -> Result<(Vec<Port>, Vec<bool>), Error> {
+    let cached: Vec<Option<(Port, bool)>> = {
+        let cache = d.cache();
+        wanted
+            .iter()
+            .map(|(s, ip)| {
+                cache
+                    .addresses
+                    .get(&(s.id.clone(), *ip))
+                    .map(|a| (a.port.clone(), a.existing))
+            })
+            .collect()
+    };
+    let mut found: Vec<(Port, bool)> = Vec::new();
+    if cached.iter().all(Option::is_some) {
+        found = cached.into_iter().flatten().collect();
+    } else {
+        let mut query = Query::new().eq("network_id", &net.neutron_id);
+        for (_, ip) in wanted {
+            query = query.fixed_ip_address(&ip.to_string());
+        }
+        let ports: Vec<Port> = d.client.list(&query).await?;
+        for port in ports {
+            if wanted.iter().any(|(s, ip)| holds(&port, &s.id, *ip)) {
+                let existing = port.tags.iter().any(|t| t == names::PORT_EXISTING);
+                found.push((port, existing));
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(p, _)| seen.insert(p.id.clone()));
+    Ok(found.into_iter().unzip())
+}
+
+/// Dual stack: RequestAddress made one port per family. Keep one (a user's if there
+/// is one), delete the other kuryr ports, and return the kept one with their addresses
+/// added, so the endpoint is one port carrying both addresses.
+async fn merge(
+    d: &NeutronDriver,
+    ports: Vec<Port>,
+    existing: Vec<bool>,
+) -> Result<(Port, bool), Error> {
+    let keep_at = existing.iter().position(|e| *e).unwrap_or(0);
+    let mut keep = ports[keep_at].clone();
+    for (i, port) in ports.iter().enumerate() {
+        if i == keep_at {
+            continue;
+        }
+        if existing[i] || !names::is_kuryr_port(&port.name, &port.device_id, &port.tags) {
+            return Err(Error::InvalidOption(format!(
+                "the endpoint's addresses are held by two different user ports, {} and {}",
+                keep.id, port.id
+            )));
+        }
+        d.client.delete(Kind::Ports, &port.id).await?;
+        keep.fixed_ips.extend(port.fixed_ips.iter().cloned());
+    }
+    Ok((keep, existing[keep_at]))
+}
+
+fn fixed_ips(wanted: &[(SubnetInfo, IpAddr)]) -> Vec<FixedIpRequest> {
+    wanted
+        .iter()
+        .map(|(s, ip)| FixedIpRequest {
+            subnet_id: Some(s.id.clone()),
+            ip_address: Some(ip.to_string()),
+        })
+        .collect()
+}
+
+/// No port holds the addresses (RequestAddress was answered by someone else): make
+/// one, bound and tagged (kuryr-libnetwork leaves it untagged, B2).
+async fn make_port(
+    d: &NeutronDriver,
+    net: &NetInfo,
+    eid: &str,
+    wanted: &[(SubnetInfo, IpAddr)],
+    mac: Option<&str>,
+) -> Result<Port, Error> {
+    let mut tags = names::id_tags(eid);
+    tags.push(names::PORT_OWNED.to_string());
+    let port: Port = d
+        .client
+        .create(&PortCreate {
+            network_id: net.neutron_id.clone(),
+            name: Some(names::endpoint_port_name(eid)),
+            admin_state_up: Some(true),
+            fixed_ips: Some(fixed_ips(wanted)),
+            mac_address: mac.map(str::to_string),
+            device_id: Some(eid.to_string()),
+            device_owner: Some(names::DEVICE_OWNER.to_string()),
+            binding_host_id: Some(d.settings.host.clone()),
+            ..PortCreate::default()
+        })
+        .await?;
+    if let Err(e) = d.tag_new(Kind::Ports, &port.id, &tags).await {
+        let _ = d.client.delete(Kind::Ports, &port.id).await;
+        return Err(e);
+    }
+    Ok(Port { tags, ..port })
+}
+
+/// Binds `port` to this host for endpoint `eid`, sending only what changes, then adds
+/// the endpoint tags.
+async fn bind_port(
+    d: &NeutronDriver,
+    port: &Port,
+    eid: &str,
+    wanted: &[(SubnetInfo, IpAddr)],
+    mac: Option<&str>,
+) -> Result<Port, Error> {
+    let host = &d.settings.host;
+    let mut update = PortUpdate::default();
+    if &port.binding_host_id != host {
+        update.binding_host_id = Some(host.clone());
+        update.device_owner = Some(names::DEVICE_OWNER.to_string());
+    }
+    if !port.admin_state_up {
+        update.admin_state_up = Some(true);
+    }
+    if port.device_id.is_empty() {
+        update.device_id = Some(eid.to_string());
+    }
+    if let Some(mac) = mac
+        && !port.mac_address.eq_ignore_ascii_case(mac)
+    {
+        update.mac_address = Some(mac.to_string());
+    }
+    let missing = wanted.iter().any(|(s, ip)| !holds(port, &s.id, *ip));
+    if missing {
+        let mut all = fixed_ips(wanted);
+        for f in &port.fixed_ips {
+            if !wanted
+                .iter()
+                .any(|(s, ip)| f.subnet_id == s.id && f.ip_address == ip.to_string())
+            {
+                all.push(FixedIpRequest {
+                    subnet_id: Some(f.subnet_id.clone()),
+                    ip_address: Some(f.ip_address.clone()),
+                });
+            }
+        }
+        update.fixed_ips = Some(all);
+    }
+    let mut bound = if update == PortUpdate::default() {
+        port.clone()
+    } else {
+        d.client.update(&port.id, &update).await?
+    };
+    let mut tags = bound.tags.clone();
+    let mut wanted_tags = names::id_tags(eid);
+    if names::is_kuryr_port(&port.name, &port.device_id, &port.tags) {
+        wanted_tags.push(names::PORT_OWNED.to_string());
+    }
+    for tag in wanted_tags {
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags != bound.tags {
+        if let Err(e) = d.client.set_tags(Kind::Ports, &bound.id, &tags).await {
+            undo(d, &bound, Some(port), &vif_of(&bound, eid, None)).await;
+            return Err(e.into());
+        }
+        bound.tags = tags;
+    }
+    Ok(bound)
+}
+
+fn vif_of(port: &Port, eid: &str, mtu: Option<u32>) -> Vif {
+    Vif {
+        port_id: port.id.clone(),
+        endpoint_id: eid.to_string(),
+        network_id: port.network_id.clone(),
+        project_id: port.project_id.clone().unwrap_or_default(),
+        mac: port.mac_address.to_ascii_lowercase(),
+        mtu,
+        vif_type: port.binding_vif_type.clone(),
+        vif_details: port.binding_vif_details.clone(),
+    }
+}
+
+/// Plugs the host side, refusing ports Neutron could not bind (B14: wrong host name).
+async fn plug(d: &NeutronDriver, vif: &Vif) -> Result<(), Error> {
+    if matches!(vif.vif_type.as_str(), "" | "unbound" | "binding_failed") {
+        return Err(Error::Unsupported(format!(
+            "Neutron did not bind port {} to host {:?} (binding:vif_type {:?}); \
+             check that an L2 agent runs there, or set [neutron] binding_host",
+            vif.port_id,
+            d.settings.host,
+            if vif.vif_type.is_empty() {
+                "unbound"
+            } else {
+                &vif.vif_type
+            }
+        )));
+    }
+    d.binder.bind(vif).await.map_err(Error::from)
+}
+
+/// `[neutron] vif_plugging_is_fatal`: poll the port once a second until ACTIVE.
+async fn wait_active(d: &NeutronDriver, port: Port) -> Result<Port, (Port, Error)> {
+    if !d.settings.wait_active || port.status == ACTIVE {
+        return Ok(port);
+    }
+    let started = Instant::now();
+    let mut last = port;
+    loop {
+        if d.settings
+            .wait_timeout
+            .is_some_and(|t| started.elapsed() >= t)
+        {
+            let e = Error::Unsupported(format!(
+                "Neutron port {} did not become ACTIVE in {:?} (status {})",
+                last.id,
+                d.settings.wait_timeout.unwrap_or_default(),
+                last.status
+            ));
+            return Err((last, e));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match d.client.get::<Port>(&last.id).await {
+            Ok(port) if port.status == ACTIVE => return Ok(port),
+            Ok(port) => last = port,
+            Err(error) => tracing::warn!(port = %last.id, %error, "polling port status"),
+        }
+    }
+}
+
+/// Rollback of CreateEndpoint: a port it made is deleted, a port it bound gets its
+/// binding, owner, device and tags back.
+async fn undo(d: &NeutronDriver, port: &Port, before: Option<&Port>, vif: &Vif) {
+    let result = match before {
+        None => d.client.delete(Kind::Ports, &port.id).await,
+        Some(b) => {
+            let restore = PortUpdate {
+                binding_host_id: Some(b.binding_host_id.clone()),
+                device_owner: Some(b.device_owner.clone()),
+                device_id: Some(b.device_id.clone()),
+                ..PortUpdate::default()
+            };
+            match d.client.update::<Port, _>(&port.id, &restore).await {
+                Ok(_) => d.client.set_tags(Kind::Ports, &port.id, &b.tags).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(port = %vif.port_id, %error, "rollback of CreateEndpoint failed");
+    }
+}
+
+/// The endpoint from the cache, or rebuilt from Neutron after a restart.
+pub(super) async fn endpoint(
+    d: &NeutronDriver,
+    nid: &str,
+    eid: &str,
+) -> Result<EndpointInfo, Error> {
+    if let Some(info) = d.cache().endpoints.get(eid) {
+        return Ok(info.clone());
+    }
+    let net = d
+        .network(nid)
+        .await?
+        .ok_or_else(|| Error::UnknownNetwork(nid.to_string()))?;
+    let port = d
+        .endpoint_port(eid)
+        .await?
+        .ok_or_else(|| Error::UnknownEndpoint(eid.to_string()))?;
+    let subnets: Vec<SubnetInfo> = net
+        .subnets
+        .iter()
+        .filter(|s| port.fixed_ips.iter().any(|f| f.subnet_id == s.id))
+        .cloned()
+        .collect();
+    let info = EndpointInfo {
+        port_id: port.id.clone(),
+        existing: port.tags.iter().any(|t| t == names::PORT_EXISTING),
+        status: port.status.clone(),
+        status_at: Instant::now(),
+        tags: port.tags.clone(),
+        security_groups: port.security_groups.clone(),
+        exposed_groups: None,
+        vif: vif_of(&port, eid, net.mtu),
+        subnets,
+        network_subnets: net.subnets.clone(),
+    };
+    d.cache().endpoints.insert(eid.to_string(), info.clone());
+    Ok(info)
+}
+
+/// DeleteEndpoint: unplugs the host side. A kuryr port stays until ReleaseAddress
+/// deletes it; a user's port loses the endpoint tags now. Unknown is success.
+pub async fn delete(d: &NeutronDriver, nid: &str, eid: &str) -> Result<(), Error> {
+    let _guard = d.locks.lock(&format!("ep:{eid}")).await;
+    let info = match endpoint(d, nid, eid).await {
+        Ok(info) => info,
+        Err(Error::UnknownEndpoint(_) | Error::UnknownNetwork(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut errors: Vec<Error> = Vec::new();
+    if let Err(e) = d.binder.unbind(&info.vif).await {
+        errors.push(e.into());
+    }
+    if info.existing {
+        let ours = names::id_tags(eid);
+        let kept: Vec<String> = info
+            .tags
+            .iter()
+            .filter(|t| !ours.contains(t))
+            .cloned()
+            .collect();
+        if kept.len() != info.tags.len()
+            && let Err(e) = d.client.set_tags(Kind::Ports, &info.port_id, &kept).await
+        {
+            errors.push(e.into());
+        }
+    }
+    d.cache().endpoints.remove(eid);
+    Error::from_all(errors)
+}
+
+pub async fn join(d: &NeutronDriver, nid: &str, eid: &str) -> Result<JoinResponse, Error> {
+    let info = endpoint(d, nid, eid).await?;
+    let gateway = |v6: bool| {
+        info.subnets
+            .iter()
+            .find(|s| s.cidr.addr().is_ipv6() == v6)
+            .and_then(|s| s.gateway)
+    };
+    // kuryr-libnetwork gathers the host routes of every subnet of the network.
+    let static_routes = info
+        .network_subnets
+        .iter()
+        .flat_map(|s| &s.host_routes)
+        .filter_map(|r| {
+            Some(StaticRoute {
+                destination: r.destination.parse().ok()?,
+                route_type: 0,
+                next_hop: Some(r.nexthop.parse().ok()?),
+            })
+        })
+        .collect();
+    Ok(JoinResponse {
+        interface_name: InterfaceName {
+            src_name: container_ifname(&info.port_id),
+            dst_prefix: d.settings.veth_dst_prefix.clone(),
+        },
+        gateway: gateway(false),
+        gateway_ipv6: gateway(true),
+        static_routes,
+        disable_gateway_service: true,
+    })
+}
+
+/// `{"status": <port status>}`; a status other than ACTIVE is re-read at most once a
+/// second, so dockerd's back-to-back calls cost one request at most.
+pub async fn oper_info(
+    d: &NeutronDriver,
+    nid: &str,
+    eid: &str,
+) -> Result<EndpointOperInfoResponse, Error> {
+    let mut info = match endpoint(d, nid, eid).await {
+        Ok(info) => info,
+        Err(Error::UnknownEndpoint(_) | Error::UnknownNetwork(_)) => {
+            return Ok(EndpointOperInfoResponse {
+                value: BTreeMap::new(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if info.status != ACTIVE && info.status_at.elapsed() >= STATUS_TTL {
+        let port: Port = d.client.get(&info.port_id).await?;
+        info.status = port.status;
+        info.status_at = Instant::now();
+        if let Some(cached) = d.cache().endpoints.get_mut(eid) {
+            cached.status = info.status.clone();
+            cached.status_at = info.status_at;
+        }
+    }
+    let mut value = BTreeMap::new();
+    value.insert("status".to_string(), Value::String(info.status));
+    Ok(EndpointOperInfoResponse { value })
+}

@@ -1,0 +1,130 @@
+//! The names and tags kuryr-libnetwork writes into Neutron (its inventory §3), kept
+//! byte-for-byte so either implementation recognises the other's objects. Pure: no I/O.
+
+/// Tag prefix for the lower and upper halves of a Docker id (network or endpoint).
+const LH: &str = "kuryr.net.uuid.lh:";
+const UH: &str = "kuryr.net.uuid.uh:";
+/// On a user's network adopted by a Docker network (per Docker network, bug 1695682).
+const NET_EXISTING: &str = "kuryr.net.existing:";
+/// On a user's subnet pool named by `neutron.pool.*`: never delete it.
+pub const POOL_EXISTING: &str = "kuryr.subnetpool.existing";
+/// On a port created by kuryr's IPAM: delete it on release.
+pub const PORT_OWNED: &str = "compute:kuryr";
+/// On a user's port reused by kuryr's IPAM: reset it on release, never delete it.
+pub const PORT_EXISTING: &str = "kuryr.port.existing";
+/// `device_owner` of every port kuryr binds.
+pub const DEVICE_OWNER: &str = "compute:kuryr";
+/// Name of a port pre-created by RequestAddress.
+pub const UNBOUND_PORT: &str = "kuryr-unbound-port";
+pub const SUBNET_PREFIX: &str = "kuryr-subnet-";
+pub const SG_DESCRIPTION: &str = "Docker exposed ports created by Kuryr.";
+
+/// `LH(id)` and, for ids longer than 32 characters, `UH(id)`: a 25-character swarm
+/// id gets only the lower half, as in kuryr-libnetwork.
+pub fn id_tags(docker_id: &str) -> Vec<String> {
+    let (lo, hi) = split(docker_id, 32);
+    let mut tags = vec![format!("{LH}{lo}")];
+    if !hi.is_empty() {
+        tags.push(format!("{UH}{}", split(hi, 32).0));
+    }
+    tags
+}
+
+/// The tag marking a user's network adopted by Docker network `docker_id`.
+pub fn net_existing_tag(docker_id: &str) -> String {
+    format!("{NET_EXISTING}{}", split(docker_id, 12).0)
+}
+
+/// Whether `tag` is one kuryr puts on a network for a Docker network.
+pub fn is_network_tag(tag: &str) -> bool {
+    tag.starts_with(LH) || tag.starts_with(UH) || tag.starts_with(NET_EXISTING)
+}
+
+/// `kuryr-net-<NID[:8]>`, the name of a network kuryr creates (tag mode).
+pub fn network_name(docker_id: &str) -> String {
+    format!("kuryr-net-{}", split(docker_id, 8).0)
+}
+
+/// `kuryr-subnet-<cidr as Docker sent it>`.
+pub fn subnet_name(cidr: &str) -> String {
+    format!("{SUBNET_PREFIX}{cidr}")
+}
+
+/// `<prefix>-<cidr>`, e.g. `kuryrPool-10.0.0.0/24`.
+pub fn pool_name(prefix: &str, cidr: &str) -> String {
+    format!("{prefix}-{cidr}")
+}
+
+/// `<EID>-port`, the name of a port CreateEndpoint makes itself.
+pub fn endpoint_port_name(endpoint_id: &str) -> String {
+    format!("{endpoint_id}-port")
+}
+
+/// `<port id>-exposed_ports`.
+pub fn security_group_name(port_id: &str) -> String {
+    format!("{port_id}-exposed_ports")
+}
+
+/// Whether a port was made by kuryr (this one or kuryr-libnetwork) and so may be
+/// deleted on release: tagged `compute:kuryr`, named `kuryr-unbound-port` (an IPAM
+/// port whose tag call never happened, B10), or untagged and named `<device_id>-port`.
+pub fn is_kuryr_port(name: &str, device_id: &str, tags: &[String]) -> bool {
+    if tags.iter().any(|t| t == PORT_EXISTING) {
+        return false;
+    }
+    tags.iter().any(|t| t == PORT_OWNED)
+        || name == UNBOUND_PORT
+        || (!device_id.is_empty() && name == endpoint_port_name(device_id))
+}
+
+fn split(s: &str, at: usize) -> (&str, &str) {
+    match s.char_indices().nth(at) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ids_get_two_tags_and_swarm_ids_one() {
+        let id = format!("{}{}", "a".repeat(32), "b".repeat(32));
+        assert_eq!(
+            id_tags(&id),
+            vec![
+                format!("kuryr.net.uuid.lh:{}", "a".repeat(32)),
+                format!("kuryr.net.uuid.uh:{}", "b".repeat(32)),
+            ]
+        );
+        assert_eq!(
+            id_tags("abcdefghijklmnopqrstuvwxy"),
+            vec!["kuryr.net.uuid.lh:abcdefghijklmnopqrstuvwxy".to_string()]
+        );
+    }
+
+    #[test]
+    fn names_match_kuryr_libnetwork() {
+        let id = "0123456789abcdef".repeat(4);
+        assert_eq!(network_name(&id), "kuryr-net-01234567");
+        assert_eq!(net_existing_tag(&id), "kuryr.net.existing:0123456789ab");
+        assert_eq!(subnet_name("10.0.0.0/24"), "kuryr-subnet-10.0.0.0/24");
+        assert_eq!(
+            pool_name("kuryrPool", "10.0.0.0/24"),
+            "kuryrPool-10.0.0.0/24"
+        );
+        assert_eq!(security_group_name("p"), "p-exposed_ports");
+    }
+
+    #[test]
+    fn kuryr_ports_are_recognised_and_user_ports_are_not() {
+        let owned = vec![PORT_OWNED.to_string()];
+        let existing = vec![PORT_EXISTING.to_string()];
+        assert!(is_kuryr_port("x", "", &owned));
+        assert!(is_kuryr_port(UNBOUND_PORT, "", &[]));
+        assert!(is_kuryr_port("e1-port", "e1", &[]));
+        assert!(!is_kuryr_port("vm-port", "e1", &[]));
+        assert!(!is_kuryr_port(UNBOUND_PORT, "", &existing));
+    }
+}

@@ -1,0 +1,386 @@
+//! CreateNetwork and DeleteNetwork: Docker networks onto Neutron networks and subnets.
+//!
+//! A new network and its subnets are made with their tags in the create requests
+//! (both families' subnets in one bulk request). A user's network named with
+//! `neutron.net.*` is tagged (never renamed, B6) and its subnets adopted by CIDR.
+//! A failure undoes what the call did (B9). Delete removes only what kuryr made.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::Error;
+use crate::api::network::{CreateNetworkRequest, IpamData};
+use crate::neutron::{Kind, Network, NetworkCreate, Query, Subnet, SubnetCreate, SubnetPool};
+
+use super::NeutronDriver;
+use super::lookup::{PoolRef, one, prefixes};
+use super::names;
+use super::options::{Named, NeutronOptions};
+use super::state::{NetInfo, SubnetInfo};
+
+/// One address family of the request, resolved to its pool.
+struct Family {
+    v6: bool,
+    cidr: IpNet,
+    gateway: Option<IpAddr>,
+    pool_id: String,
+    subnetpool_id: String,
+}
+
+pub async fn create(d: &NeutronDriver, req: CreateNetworkRequest) -> Result<(), Error> {
+    let nid = req.network_id.clone();
+    let _guard = d.locks.lock(&format!("net:{nid}")).await;
+    let options = NeutronOptions::parse(&req.options.generic)?;
+    let mut families = Vec::new();
+    for (data, v6) in [
+        (req.ipv4_data.first(), false),
+        (req.ipv6_data.first(), true),
+    ] {
+        if let Some(data) = data {
+            families.push(resolve(d, data, v6, &options).await?);
+        }
+    }
+    let mut id_tags = names::id_tags(&nid);
+
+    // The network: a user's (tag it) or a new one (created tagged).
+    let (net, original_tags, existing_subnets) = match &options.net {
+        Some(named) => {
+            let net = user_network(d, named).await?;
+            if options.shared && !net.shared {
+                return Err(Error::InvalidOption(format!(
+                    "Neutron network {} has shared = false, but neutron.net.shared = true",
+                    net.id
+                )));
+            }
+            id_tags.push(names::net_existing_tag(&nid));
+            let mut tags = net.tags.clone();
+            tags.extend(id_tags.iter().filter(|t| !net.tags.contains(t)).cloned());
+            d.client.set_tags(Kind::Networks, &net.id, &tags).await?;
+            let subnets = d.network_subnets(&net.id).await;
+            let subnets = match subnets {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = d.client.set_tags(Kind::Networks, &net.id, &net.tags).await;
+                    return Err(e);
+                }
+            };
+            let original = net.tags.clone();
+            (net, Some(original), subnets)
+        }
+        None => {
+            let net: Network = d
+                .client
+                .create(&NetworkCreate {
+                    name: Some(names::network_name(&nid)),
+                    admin_state_up: Some(true),
+                    shared: Some(options.shared),
+                })
+                .await?;
+            if let Err(e) = d.tag_new(Kind::Networks, &net.id, &id_tags).await {
+                undo_network(d, &net.id, None).await;
+                return Err(e);
+            }
+            (net, None, Vec::new())
+        }
+    };
+
+    match subnets(d, &net, &families, &existing_subnets).await {
+        Ok(made) => {
+            let mut all = existing_subnets;
+            all.retain(|s| !made.iter().any(|m| m.id == s.id));
+            all.extend(made.iter().cloned());
+            let mut cache = d.cache();
+            for family in &families {
+                if let Some(pool) = cache.pools.get_mut(&family.pool_id) {
+                    pool.subnet = all.iter().find(|s| s.cidr == family.cidr).cloned();
+                }
+            }
+            cache.networks.insert(
+                nid,
+                NetInfo {
+                    neutron_id: net.id,
+                    existing: original_tags.is_some(),
+                    mtu: net.mtu,
+                    subnets: all,
+                },
+            );
+            Ok(())
+        }
+        Err(e) => {
+            undo_network(d, &net.id, original_tags.as_deref()).await;
+            Err(e)
+        }
+    }
+}
+
+/// The pool serving one family: the one RequestPool granted for this CIDR, or
+/// after a restart the one Neutron has under kuryr's name or the user's option.
+async fn resolve(
+    d: &NeutronDriver,
+    data: &IpamData,
+    v6: bool,
+    options: &NeutronOptions,
+) -> Result<Family, Error> {
+    let cidr = data.pool;
+    let gateway = data.gateway.map(|g| g.addr());
+    let cached = {
+        let cache = d.cache();
+        cache
+            .pool_ids
+            .get(&(data.address_space.clone(), cidr))
+            .and_then(|id| {
+                cache
+                    .pools
+                    .get(id)
+                    .map(|p| (id.clone(), p.subnetpool_id.clone()))
+            })
+    };
+    let (pool_id, subnetpool_id) = match cached {
+        Some(found) => found,
+        None => find_pool(d, cidr, options.family(v6).pool.as_ref()).await?,
+    };
+    Ok(Family {
+        v6,
+        cidr,
+        gateway,
+        pool_id,
+        subnetpool_id,
+    })
+}
+
+async fn find_pool(
+    d: &NeutronDriver,
+    cidr: IpNet,
+    named: Option<&Named>,
+) -> Result<(String, String), Error> {
+    let kuryr_name = names::pool_name(&d.settings.pool_prefix, &cidr.to_string());
+    let query = match named {
+        Some(Named::Id(id)) => Query::new().eq("id", id),
+        Some(Named::Name(name)) => Query::new().eq("name", name),
+        None => Query::new().eq("name", &kuryr_name),
+    };
+    let found: Vec<SubnetPool> = d.client.list(&query).await?;
+    let holding: Vec<SubnetPool> = found
+        .into_iter()
+        .filter(|p| prefixes(p).iter().any(|x| x.contains(&cidr.network())))
+        .collect();
+    if let Some(sp) = one(holding, &format!("a subnet pool holding {cidr}"))? {
+        let exact = prefixes(&sp) == vec![cidr];
+        return Ok((PoolRef::id(&sp.id, (!exact).then_some(cidr)), sp.id));
+    }
+    // Carved from a default pool (no --subnet).
+    for name in [&d.settings.default_pool_v4, &d.settings.default_pool_v6] {
+        let found: Vec<SubnetPool> = d.client.list(&Query::new().eq("name", name)).await?;
+        if let Some(sp) = found
+            .into_iter()
+            .find(|p| prefixes(p).iter().any(|x| x.contains(&cidr.network())))
+        {
+            return Ok((PoolRef::id(&sp.id, Some(cidr)), sp.id));
+        }
+    }
+    Err(Error::InvalidOption(format!(
+        "no Neutron subnet pool holds {cidr}: use kuryr as the IPAM driver too \
+         (--ipam-driver kuryr)"
+    )))
+}
+
+async fn user_network(d: &NeutronDriver, named: &Named) -> Result<Network, Error> {
+    let query = match named {
+        Named::Id(id) => Query::new().eq("id", id),
+        Named::Name(name) => Query::new().eq("name", name),
+    };
+    let found: Vec<Network> = d.client.list(&query).await?;
+    let what = format!("network {}", named.describe());
+    one(found, &what)?
+        .ok_or_else(|| Error::InvalidOption(format!("the Neutron {what} does not exist")))
+}
+
+/// Adopts the network's subnets that have a family's CIDR (tagging them with the
+/// PoolID, the link RequestAddress follows) and creates the others in one request.
+async fn subnets(
+    d: &NeutronDriver,
+    net: &Network,
+    families: &[Family],
+    existing: &[SubnetInfo],
+) -> Result<Vec<SubnetInfo>, Error> {
+    let mut adopted = Vec::new();
+    let mut bodies = Vec::new();
+    for f in families {
+        let link: Vec<String> = (!f.pool_id.contains('/'))
+            .then(|| f.pool_id.clone())
+            .into_iter()
+            .collect();
+        if let Some(s) = existing.iter().find(|s| s.cidr == f.cidr) {
+            for tag in &link {
+                if let Err(e) = d.client.add_tag(Kind::Subnets, &s.id, tag).await {
+                    untag(d, &adopted, families).await;
+                    return Err(e.into());
+                }
+            }
+            adopted.push(s.clone());
+            continue;
+        }
+        bodies.push((
+            link,
+            SubnetCreate {
+                name: Some(names::subnet_name(&f.cidr.to_string())),
+                network_id: net.id.clone(),
+                ip_version: if f.v6 { 6 } else { 4 },
+                cidr: Some(f.cidr.to_string()),
+                enable_dhcp: Some(d.settings.enable_dhcp),
+                subnetpool_id: Some(f.subnetpool_id.clone()),
+                gateway_ip: f.gateway.map(|g| g.to_string()),
+            },
+        ));
+    }
+    if bodies.is_empty() {
+        return Ok(adopted);
+    }
+    let sent: Vec<SubnetCreate> = bodies.iter().map(|(_, b)| b.clone()).collect();
+    let made: Vec<Subnet> = match d.client.create_many(&sent).await {
+        Ok(made) => made,
+        Err(e) => {
+            untag(d, &adopted, families).await;
+            return Err(e.into());
+        }
+    };
+    let mut out = adopted;
+    for (subnet, (link, _)) in made.iter().zip(&bodies) {
+        if let Err(e) = d.tag_new(Kind::Subnets, &subnet.id, link).await {
+            untag(d, &out, families).await;
+            return Err(e);
+        }
+        out.extend(SubnetInfo::from_neutron(subnet));
+    }
+    Ok(out)
+}
+
+/// Rollback helper: removes the PoolID tags put on adopted user subnets.
+async fn untag(d: &NeutronDriver, adopted: &[SubnetInfo], families: &[Family]) {
+    for s in adopted.iter().filter(|s| !s.kuryr_owned) {
+        for f in families
+            .iter()
+            .filter(|f| f.cidr == s.cidr && !f.pool_id.contains('/'))
+        {
+            let _ = d.client.remove_tag(Kind::Subnets, &s.id, &f.pool_id).await;
+        }
+    }
+}
+
+/// Rollback: deletes a network this call created (its subnets go with it), or puts a
+/// user's network's tags back.
+async fn undo_network(d: &NeutronDriver, id: &str, original_tags: Option<&[String]>) {
+    let result = match original_tags {
+        None => d.client.delete(Kind::Networks, id).await,
+        Some(tags) => d.client.set_tags(Kind::Networks, id, tags).await,
+    };
+    if let Err(error) = result {
+        tracing::warn!(network = id, %error, "rollback of CreateNetwork failed");
+    }
+}
+
+/// After kuryr's network is gone: deletes the kuryr subnet pools its subnets came
+/// from that Docker already released. After a restart nothing is known about
+/// releases, so every deletable pool is tried (a pool still in use answers 409 and is
+/// kept; one Docker still holds is then already gone when it releases it).
+async fn delete_released_pools(d: &NeutronDriver, net: &NetInfo) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for s in &net.subnets {
+        let Some(spid) = &s.subnetpool_id else {
+            continue;
+        };
+        let (released, known) = {
+            let mut cache = d.cache();
+            let released = cache
+                .released
+                .iter()
+                .find(|(_, p)| &p.subnetpool_id == spid)
+                .map(|(id, p)| (id.clone(), p.deletable));
+            if let Some((id, _)) = &released {
+                cache.released.remove(id);
+                cache.pools.remove(id);
+                cache.pool_ids.retain(|_, v| v != id);
+            }
+            let known = cache.pools.values().any(|p| &p.subnetpool_id == spid);
+            (released, known)
+        };
+        let deletable = match released {
+            Some((_, deletable)) => deletable,
+            // Docker still holds it (the other order): ReleasePool will delete it.
+            None if known => false,
+            None => match d.client.get::<SubnetPool>(spid).await {
+                Ok(sp) => {
+                    s.cidr.to_string() == sp.prefixes.first().cloned().unwrap_or_default()
+                        && d.is_deletable(&sp, s.cidr)
+                }
+                Err(e) if e.is_not_found() => false,
+                Err(e) => {
+                    errors.push(e.into());
+                    false
+                }
+            },
+        };
+        if deletable {
+            match d.client.delete(Kind::SubnetPools, spid).await {
+                Ok(()) => {}
+                Err(e) if e.is_conflict() => {
+                    tracing::info!(pool = %spid, error = %e, "subnet pool still in use; kept");
+                }
+                Err(e) => errors.push(e.into()),
+            }
+        }
+    }
+    errors
+}
+
+/// DeleteNetwork: deletes kuryr's network (Neutron deletes its subnets with it), or
+/// for a user's network deletes only the `kuryr-subnet-*` subnets and kuryr's tags.
+/// An unknown network is success.
+pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
+    let _guard = d.locks.lock(&format!("net:{nid}")).await;
+    let Some(net) = d.network(nid).await? else {
+        return Ok(());
+    };
+    let mut errors: Vec<Error> = Vec::new();
+    if net.existing {
+        for s in net.subnets.iter().filter(|s| s.kuryr_owned) {
+            if let Err(e) = d.client.delete(Kind::Subnets, &s.id).await {
+                errors.push(e.into());
+            }
+        }
+        let mut tags = names::id_tags(nid);
+        tags.push(names::net_existing_tag(nid));
+        for tag in tags {
+            if let Err(e) = d
+                .client
+                .remove_tag(Kind::Networks, &net.neutron_id, &tag)
+                .await
+            {
+                errors.push(e.into());
+            }
+        }
+    } else {
+        match d.client.delete(Kind::Networks, &net.neutron_id).await {
+            Ok(()) => errors.extend(delete_released_pools(d, &net).await),
+            Err(e) => errors.push(e.into()),
+        }
+    }
+    if errors.is_empty() {
+        let mut cache = d.cache();
+        cache.networks.remove(nid);
+        let gone: Vec<String> = net
+            .subnets
+            .iter()
+            .filter(|s| !net.existing || s.kuryr_owned)
+            .map(|s| s.id.clone())
+            .collect();
+        for pool in cache.pools.values_mut() {
+            if pool.subnet.as_ref().is_some_and(|s| gone.contains(&s.id)) {
+                pool.subnet = None;
+            }
+        }
+        cache.addresses.retain(|(sid, _), _| !gone.contains(sid));
+    }
+    Error::from_all(errors)
+}

@@ -1,0 +1,1034 @@
+//! Integration tests of the Neutron backend against a REAL Neutron (scripts/neutron-up.sh,
+//! noauth, on 127.0.0.1:9696 or $KURYR_NEUTRON_URL). The driver runs in-process with the
+//! recording binder, so these check the mapping: what exists in Neutron after each call,
+//! names and tags, request counts, restarts with an empty cache, rollback and races.
+//! They fail when Neutron does not answer, unless KURYR_SKIP_NEUTRON=1 asks to skip.
+//! Every test uses its own CIDRs and ids and removes what it made.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kuryr::api::ipam::{
+    ReleaseAddressRequest, ReleasePoolRequest, RequestAddressRequest, RequestPoolRequest,
+};
+use kuryr::api::network::{
+    CreateEndpointRequest, CreateNetworkRequest, EndpointInterface, EndpointRequest, IpamData,
+    JoinRequest, NetworkOptions, NetworkRequest, ProgramExternalConnectivityRequest,
+};
+use kuryr::binding::RecordingBinder;
+use kuryr::config::{ProcessEnv, from_ini_str};
+use kuryr::driver::Driver;
+use kuryr::neutron::{
+    Client, FixedIpRequest, Kind, Network, NetworkCreate, Port, PortCreate, Query, SecurityGroup,
+    Subnet, SubnetCreate, SubnetPool, SubnetPoolCreate, from_section,
+};
+use kuryr::neutron_driver::{NeutronDriver, Settings};
+use serde_json::json;
+
+fn url() -> String {
+    std::env::var("KURYR_NEUTRON_URL").unwrap_or_else(|_| "http://127.0.0.1:9696".into())
+}
+
+/// A driver and a separate client for checking Neutron.
+struct Rig {
+    driver: NeutronDriver,
+    client: Client,
+    check: Client,
+    binder: Arc<RecordingBinder>,
+}
+
+fn config_text(extra: &str) -> String {
+    format!(
+        "[DEFAULT]\nbackend = neutron\nstate_dir = /tmp\n[neutron]\nauth_type = none\nendpoint = {}\nbinding_host = kuryr-test-host\n{extra}",
+        url()
+    )
+}
+
+async fn rig_with(extra: &str) -> Option<Rig> {
+    let loaded = from_ini_str(&config_text(extra), "test", &ProcessEnv).expect("config");
+    let options = from_section(&loaded.config.neutron.values, &|_| None).expect("options");
+    let client = Client::new(options.clone()).expect("client");
+    let check = Client::new(options).expect("client");
+    if let Err(e) = check.extensions().await {
+        if std::env::var("KURYR_SKIP_NEUTRON").as_deref() == Ok("1") {
+            eprintln!("skipped: no Neutron at {} ({e})", url());
+            return None;
+        }
+        panic!(
+            "no Neutron answers at {} ({e}); start it with scripts/neutron-up.sh \
+             or set KURYR_SKIP_NEUTRON=1 to skip",
+            url()
+        );
+    }
+    let binder = Arc::new(RecordingBinder::new());
+    let driver = NeutronDriver::new(
+        client.clone(),
+        Settings::from_config(&loaded.config),
+        binder.clone(),
+    );
+    driver.probe().await.expect("probe");
+    Some(Rig {
+        driver,
+        client,
+        check,
+        binder,
+    })
+}
+
+async fn rig() -> Option<Rig> {
+    rig_with("").await
+}
+
+impl Rig {
+    /// The same Neutron, a fresh driver: as after a plugin restart.
+    fn restarted(&self) -> NeutronDriver {
+        let loaded = from_ini_str(&config_text(""), "test", &ProcessEnv).expect("config");
+        NeutronDriver::new(
+            self.client.clone(),
+            Settings::from_config(&loaded.config),
+            self.binder.clone(),
+        )
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A random-enough 64-hex Docker id.
+fn docker_id() -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:032x}{:016x}{:016x}", t, std::process::id(), n)
+}
+
+/// A /24 no other test (or run) uses: 10.<150+pid%50>.<n>.0/24.
+fn cidr(n: u8) -> String {
+    format!("10.{}.{}.0/24", 150 + std::process::id() % 50, n)
+}
+
+fn mac(n: u8) -> String {
+    format!(
+        "02:42:0a:{:02x}:{:02x}:{:02x}",
+        std::process::id() % 256,
+        n,
+        7
+    )
+}
+
+fn pool_req(pool: &str, v6: bool, space: &str, options: &[(&str, &str)]) -> RequestPoolRequest {
+    RequestPoolRequest {
+        address_space: space.into(),
+        pool: (!pool.is_empty()).then(|| pool.parse().unwrap()),
+        sub_pool: None,
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        v6,
+    }
+}
+
+fn addr_req(
+    pool_id: &str,
+    address: Option<&str>,
+    options: &[(&str, &str)],
+) -> RequestAddressRequest {
+    RequestAddressRequest {
+        pool_id: pool_id.into(),
+        address: address.map(|a| a.parse().unwrap()),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+const GW: (&str, &str) = ("RequestAddressType", "com.docker.network.gateway");
+const MACKEY: &str = "com.docker.network.endpoint.macaddress";
+
+fn ipam(pool: &str, gateway: Option<&str>) -> IpamData {
+    IpamData {
+        address_space: "no_address_space".into(),
+        pool: pool.parse().unwrap(),
+        gateway: gateway.map(|g| g.parse().unwrap()),
+        aux_addresses: BTreeMap::new(),
+    }
+}
+
+fn net_req(
+    nid: &str,
+    v4: Option<IpamData>,
+    v6: Option<IpamData>,
+    generic: &[(&str, &str)],
+) -> CreateNetworkRequest {
+    CreateNetworkRequest {
+        network_id: nid.into(),
+        options: NetworkOptions {
+            generic: generic
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..NetworkOptions::default()
+        },
+        ipv4_data: v4.into_iter().collect(),
+        ipv6_data: v6.into_iter().collect(),
+    }
+}
+
+fn ep_req(
+    nid: &str,
+    eid: &str,
+    v4: Option<&str>,
+    v6: Option<&str>,
+    mac: Option<&str>,
+) -> CreateEndpointRequest {
+    CreateEndpointRequest {
+        network_id: nid.into(),
+        endpoint_id: eid.into(),
+        interface: EndpointInterface {
+            address: v4.map(|a| a.parse().unwrap()),
+            address_ipv6: v6.map(|a| a.parse().unwrap()),
+            mac_address: mac.map(|m| m.parse().unwrap()),
+        },
+        options: BTreeMap::new(),
+    }
+}
+
+fn ep(nid: &str, eid: &str) -> EndpointRequest {
+    EndpointRequest {
+        network_id: nid.into(),
+        endpoint_id: eid.into(),
+    }
+}
+
+fn lh(id: &str) -> String {
+    format!("kuryr.net.uuid.lh:{}", &id[..32])
+}
+
+async fn networks_tagged(c: &Client, id: &str) -> Vec<Network> {
+    c.list(&Query::new().tags(&[lh(id)])).await.unwrap()
+}
+
+async fn ports_tagged(c: &Client, id: &str) -> Vec<Port> {
+    c.list(&Query::new().tags(&[lh(id)])).await.unwrap()
+}
+
+async fn pools_named(c: &Client, name: &str) -> Vec<SubnetPool> {
+    c.list(&Query::new().eq("name", name)).await.unwrap()
+}
+
+/// The lifecycle in dockerd's order (spec §5 / scripts/kuryr-lifecycle.sh), checking
+/// Neutron after the interesting steps and counting requests.
+#[tokio::test]
+async fn lifecycle_in_dockerd_order_within_the_request_budget() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(1));
+    let gw = pool.replace(".0/24", ".1");
+    let before = r.client.request_count();
+
+    let p = d
+        .request_pool(pool_req(&pool, false, "no_address_space", &[]))
+        .await
+        .unwrap();
+    assert_eq!(p.pool.to_string(), pool);
+    let g = d
+        .request_address(addr_req(&p.pool_id, Some(&gw), &[GW]))
+        .await
+        .unwrap();
+    assert_eq!(g.address.to_string(), format!("{gw}/24"));
+    d.create_network(net_req(
+        &nid,
+        Some(ipam(&pool, Some(&format!("{gw}/24")))),
+        None,
+        &[],
+    ))
+    .await
+    .unwrap();
+    let a = d
+        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(1))]))
+        .await
+        .unwrap();
+    let ip = a.address.addr();
+    let made = d
+        .create_endpoint(ep_req(
+            &nid,
+            &eid,
+            Some(&a.address.to_string()),
+            None,
+            Some(&mac(1)),
+        ))
+        .await
+        .unwrap();
+    assert!(made.interface.mac_address.is_none(), "Docker gave the MAC");
+    let join = d
+        .join(JoinRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            sandbox_key: "/var/run/docker/netns/0123456789ab".into(),
+            options: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    d.program_external_connectivity(ProgramExternalConnectivityRequest {
+        network_id: nid.clone(),
+        endpoint_id: eid.clone(),
+        options: BTreeMap::new(),
+    })
+    .await
+    .unwrap();
+    let info = d.endpoint_oper_info(ep(&nid, &eid)).await.unwrap();
+    d.endpoint_oper_info(ep(&nid, &eid)).await.unwrap();
+    d.revoke_external_connectivity(ep(&nid, &eid))
+        .await
+        .unwrap();
+    let during = r.client.request_count() - before;
+
+    // Neutron now holds what kuryr-libnetwork would have made.
+    let nets = networks_tagged(&r.check, &nid).await;
+    assert_eq!(nets.len(), 1);
+    assert_eq!(nets[0].name, format!("kuryr-net-{}", &nid[..8]));
+    let subnets: Vec<Subnet> = r
+        .check
+        .list(&Query::new().eq("network_id", &nets[0].id))
+        .await
+        .unwrap();
+    assert_eq!(subnets.len(), 1);
+    assert_eq!(subnets[0].name, format!("kuryr-subnet-{pool}"));
+    assert_eq!(subnets[0].gateway_ip.as_deref(), Some(gw.as_str()));
+    assert!(
+        subnets[0].tags.contains(&p.pool_id),
+        "subnet linked to the PoolID"
+    );
+    let pools = pools_named(&r.check, &format!("kuryrPool-{pool}")).await;
+    assert_eq!(pools.len(), 1);
+    assert_eq!(pools[0].id, p.pool_id);
+    let ports = ports_tagged(&r.check, &eid).await;
+    assert_eq!(ports.len(), 1, "the endpoint's port carries its tags");
+    let port = &ports[0];
+    assert_eq!(port.fixed_ips[0].ip_address, ip.to_string());
+    assert_eq!(port.mac_address, mac(1));
+    assert_eq!(port.device_id, eid);
+    assert_eq!(port.device_owner, "compute:kuryr");
+    assert_eq!(port.binding_host_id, "kuryr-test-host");
+    assert!(port.tags.contains(&"compute:kuryr".to_string()));
+    assert_eq!(
+        join.interface_name.src_name,
+        format!("t_c{}", &port.id[..11])
+    );
+    assert_eq!(join.gateway, Some(gw.parse::<IpAddr>().unwrap()));
+    assert_eq!(info.value["status"], json!(port.status));
+    assert!(r.binder.bound().contains(&port.id));
+
+    let mark = r.client.request_count();
+    d.leave(ep(&nid, &eid)).await.unwrap();
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    assert!(!r.binder.bound().contains(&port.id), "unplugged");
+    d.release_address(ReleaseAddressRequest {
+        pool_id: p.pool_id.clone(),
+        address: Some(ip),
+    })
+    .await
+    .unwrap();
+    d.release_address(ReleaseAddressRequest {
+        pool_id: p.pool_id.clone(),
+        address: Some(gw.parse().unwrap()),
+    })
+    .await
+    .unwrap();
+    d.release_pool(ReleasePoolRequest {
+        pool_id: p.pool_id.clone(),
+    })
+    .await
+    .unwrap();
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+    let total = during + (r.client.request_count() - mark);
+    eprintln!("lifecycle: {total} Neutron requests");
+    assert!(
+        total <= 12,
+        "{total} Neutron requests for one lifecycle (budget 12)"
+    );
+
+    assert!(networks_tagged(&r.check, &nid).await.is_empty());
+    assert!(
+        pools_named(&r.check, &format!("kuryrPool-{pool}"))
+            .await
+            .is_empty()
+    );
+    let gone: Result<Port, _> = r.check.get(&port.id).await;
+    assert!(
+        gone.unwrap_err().is_not_found(),
+        "kuryr's port deleted on release"
+    );
+    // Deletes are idempotent.
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+    d.release_pool(ReleasePoolRequest {
+        pool_id: p.pool_id.clone(),
+    })
+    .await
+    .unwrap();
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+}
+
+/// A restart between CreateEndpoint and teardown: the fresh driver finds everything
+/// by names and tags and leaves nothing behind.
+#[tokio::test]
+async fn teardown_after_a_restart_finds_everything_by_tags() {
+    let Some(r) = rig().await else { return };
+    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(2));
+    let d = &r.driver;
+    let p = d
+        .request_pool(pool_req(&pool, false, "no_address_space", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
+        .await
+        .unwrap();
+    let a = d
+        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(2))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(&nid, &eid, Some(&a.address.to_string()), None, None))
+        .await
+        .map(|reply| assert_eq!(reply.interface.mac_address.unwrap().to_string(), mac(2)))
+        .unwrap();
+
+    let fresh = r.restarted();
+    fresh.probe().await.unwrap();
+    let join = fresh
+        .join(JoinRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            sandbox_key: String::new(),
+            options: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert!(join.gateway.is_some(), "Neutron picked a gateway");
+    assert_eq!(
+        fresh
+            .endpoint_oper_info(ep(&nid, &eid))
+            .await
+            .unwrap()
+            .value["status"],
+        json!("ACTIVE")
+    );
+    fresh.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    fresh
+        .release_address(ReleaseAddressRequest {
+            pool_id: p.pool_id.clone(),
+            address: Some(a.address.addr()),
+        })
+        .await
+        .unwrap();
+    fresh
+        .release_pool(ReleasePoolRequest {
+            pool_id: p.pool_id.clone(),
+        })
+        .await
+        .unwrap();
+    fresh
+        .delete_network(NetworkRequest {
+            network_id: nid.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(networks_tagged(&r.check, &nid).await.is_empty());
+    assert!(ports_tagged(&r.check, &eid).await.is_empty());
+    assert!(
+        pools_named(&r.check, &format!("kuryrPool-{pool}"))
+            .await
+            .is_empty()
+    );
+}
+
+/// Dual stack, IPv6 without a gateway (B5): one port with both addresses, tagged (B2).
+#[tokio::test]
+async fn dual_stack_endpoint_is_one_tagged_port() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, eid) = (docker_id(), docker_id());
+    let (v4, v6) = (
+        cidr(3),
+        format!("fd00:{:x}:3::/64", std::process::id() % 65536),
+    );
+    let p4 = d.request_pool(pool_req(&v4, false, "", &[])).await.unwrap();
+    let p6 = d.request_pool(pool_req(&v6, true, "", &[])).await.unwrap();
+    let g4 = d
+        .request_address(addr_req(&p4.pool_id, None, &[GW]))
+        .await
+        .unwrap();
+    let g6 = d
+        .request_address(addr_req(&p6.pool_id, None, &[GW]))
+        .await
+        .unwrap();
+    assert!(
+        g6.address.addr().is_ipv6(),
+        "an IPv6 gateway is offered without --gateway"
+    );
+    d.create_network(net_req(
+        &nid,
+        Some(ipam(&v4, Some(&g4.address.to_string()))),
+        Some(ipam(&v6, None)),
+        &[],
+    ))
+    .await
+    .unwrap();
+    let a4 = d
+        .request_address(addr_req(&p4.pool_id, None, &[(MACKEY, &mac(3))]))
+        .await
+        .unwrap();
+    let a6 = d
+        .request_address(addr_req(&p6.pool_id, None, &[(MACKEY, &mac(3))]))
+        .await
+        .expect("the v6 address for the same MAC joins the v4 port");
+    let ports: Vec<Port> = r
+        .check
+        .list(&Query::new().eq("mac_address", &mac(3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        ports.len(),
+        1,
+        "one port per endpoint from RequestAddress on"
+    );
+    let v6_ip = a6.address.addr().to_string();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a4.address.to_string()),
+        Some(&format!("{v6_ip}/64")),
+        Some(&mac(3)),
+    ))
+    .await
+    .unwrap();
+    let tagged = ports_tagged(&r.check, &eid).await;
+    assert_eq!(
+        tagged.len(),
+        1,
+        "one port for both families, found by its tags"
+    );
+    assert_eq!(tagged[0].fixed_ips.len(), 2);
+    let join = d
+        .join(JoinRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            sandbox_key: String::new(),
+            options: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert!(join.gateway.is_some() && join.gateway_ipv6.is_some());
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    for (pool, ip) in [
+        (&p4.pool_id, a4.address.addr()),
+        (&p6.pool_id, v6_ip.parse().unwrap()),
+    ] {
+        d.release_address(ReleaseAddressRequest {
+            pool_id: pool.clone(),
+            address: Some(ip),
+        })
+        .await
+        .unwrap();
+    }
+    for pool in [&p4.pool_id, &p6.pool_id] {
+        d.release_pool(ReleasePoolRequest {
+            pool_id: pool.clone(),
+        })
+        .await
+        .unwrap();
+    }
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(networks_tagged(&r.check, &nid).await.is_empty());
+    let left: Vec<Port> = r
+        .check
+        .list(&Query::new().eq("mac_address", &mac(3)))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "ports left: {left:?}");
+}
+
+/// No --subnet (B4): CIDRs carved from the default pool, which is never deleted.
+#[tokio::test]
+async fn networks_without_subnet_carve_the_default_pool() {
+    let name = format!("kuryr-test-default-{}", std::process::id());
+    let Some(r) = rig_with(&format!("default_subnetpool_v4 = {name}\n")).await else {
+        return;
+    };
+    let prefix = format!("10.{}.128.0/20", 150 + std::process::id() % 50);
+    let sp: SubnetPool = r
+        .check
+        .create(&SubnetPoolCreate {
+            name: name.clone(),
+            prefixes: vec![prefix.clone()],
+            default_prefixlen: Some(26),
+            ..SubnetPoolCreate::default()
+        })
+        .await
+        .unwrap();
+    let d = &r.driver;
+    let (n1, n2) = (docker_id(), docker_id());
+    let p1 = d.request_pool(pool_req("", false, "", &[])).await.unwrap();
+    let p2 = d.request_pool(pool_req("", false, "", &[])).await.unwrap();
+    assert_ne!(p1.pool, p2.pool, "two networks get two CIDRs");
+    assert_eq!(p1.pool.prefix_len(), 26);
+    let prefix_net: ipnet::IpNet = prefix.parse().unwrap();
+    assert!(prefix_net.contains(&p1.pool.network()));
+    for (nid, p) in [(&n1, &p1), (&n2, &p2)] {
+        d.create_network(net_req(
+            nid,
+            Some(ipam(&p.pool.to_string(), None)),
+            None,
+            &[],
+        ))
+        .await
+        .unwrap();
+        let a = d
+            .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(40))]))
+            .await;
+        let a = a.unwrap();
+        assert!(p.pool.contains(&a.address.addr()));
+        d.release_address(ReleaseAddressRequest {
+            pool_id: p.pool_id.clone(),
+            address: Some(a.address.addr()),
+        })
+        .await
+        .unwrap();
+    }
+    let subnets: Vec<Subnet> = r
+        .check
+        .list(&Query::new().eq("subnetpool_id", &sp.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        subnets.len(),
+        2,
+        "both subnets allocated from the default pool"
+    );
+    for (nid, p) in [(&n1, &p1), (&n2, &p2)] {
+        d.release_pool(ReleasePoolRequest {
+            pool_id: p.pool_id.clone(),
+        })
+        .await
+        .unwrap();
+        d.delete_network(NetworkRequest {
+            network_id: nid.to_string(),
+        })
+        .await
+        .unwrap();
+    }
+    let kept: Result<SubnetPool, _> = r.check.get(&sp.id).await;
+    assert!(kept.is_ok(), "the default pool is never deleted");
+    r.check.delete(Kind::SubnetPools, &sp.id).await.unwrap();
+}
+
+/// A user's network, subnet and port (-o neutron.net.name): adopted and tagged, the
+/// port reset (not deleted) on release, the network kept on delete (B6).
+#[tokio::test]
+async fn user_network_and_port_are_adopted_and_given_back() {
+    let Some(r) = rig().await else { return };
+    let c = &r.check;
+    let tag = docker_id();
+    let name = format!("user-net-{}", &tag[..12]);
+    let pool = cidr(5);
+    let net: Network = c
+        .create(&NetworkCreate {
+            name: Some(name.clone()),
+            ..NetworkCreate::default()
+        })
+        .await
+        .unwrap();
+    let subnet: Subnet = c
+        .create(&SubnetCreate {
+            name: Some(format!("user-subnet-{}", &tag[..12])),
+            network_id: net.id.clone(),
+            ip_version: 4,
+            cidr: Some(pool.clone()),
+            enable_dhcp: Some(false),
+            ..SubnetCreate::default()
+        })
+        .await
+        .unwrap();
+    let user_ip = pool.replace(".0/24", ".10");
+    let user_port: Port = c
+        .create(&PortCreate {
+            network_id: net.id.clone(),
+            name: Some("user-port".into()),
+            fixed_ips: Some(vec![FixedIpRequest {
+                subnet_id: Some(subnet.id.clone()),
+                ip_address: Some(user_ip.clone()),
+            }]),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    let d = &r.driver;
+    let (nid, eid) = (docker_id(), docker_id());
+    let p = d
+        .request_pool(pool_req(&pool, false, "", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(
+        &nid,
+        Some(ipam(&pool, None)),
+        None,
+        &[("neutron.net.name", &name)],
+    ))
+    .await
+    .unwrap();
+    let tagged: Network = c.get(&net.id).await.unwrap();
+    assert!(
+        tagged
+            .tags
+            .contains(&format!("kuryr.net.existing:{}", &nid[..12]))
+    );
+    let a = d
+        .request_address(addr_req(&p.pool_id, Some(&user_ip), &[(MACKEY, &mac(5))]))
+        .await
+        .unwrap();
+    assert_eq!(a.address.addr().to_string(), user_ip);
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(5)),
+    ))
+    .await
+    .unwrap();
+    let bound: Port = c.get(&user_port.id).await.unwrap();
+    assert!(bound.tags.contains(&"kuryr.port.existing".to_string()));
+    assert!(bound.tags.contains(&lh(&eid)));
+    assert_eq!(bound.binding_host_id, "kuryr-test-host");
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    d.release_address(ReleaseAddressRequest {
+        pool_id: p.pool_id.clone(),
+        address: Some(a.address.addr()),
+    })
+    .await
+    .unwrap();
+    let reset: Port = c.get(&user_port.id).await.expect("the user's port is kept");
+    assert_eq!(reset.binding_host_id, "");
+    assert_eq!(reset.device_id, "");
+    assert!(
+        reset.tags.is_empty(),
+        "kuryr's tags removed: {:?}",
+        reset.tags
+    );
+    d.release_pool(ReleasePoolRequest {
+        pool_id: p.pool_id.clone(),
+    })
+    .await
+    .unwrap();
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+    let kept: Network = c.get(&net.id).await.expect("the user's network is kept");
+    assert!(
+        kept.tags.is_empty(),
+        "kuryr's tags removed: {:?}",
+        kept.tags
+    );
+    let kept_subnet: Result<Subnet, _> = c.get(&subnet.id).await;
+    assert!(kept_subnet.is_ok(), "the user's subnet is kept");
+    c.delete(Kind::Ports, &user_port.id).await.unwrap();
+    c.delete(Kind::Networks, &net.id).await.unwrap();
+}
+
+/// B11: an address held by a port bound to something else is refused, not hijacked.
+#[tokio::test]
+async fn a_bound_user_port_is_never_hijacked() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, pool) = (docker_id(), cidr(6));
+    let p = d
+        .request_pool(pool_req(&pool, false, "", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
+        .await
+        .unwrap();
+    let net = &networks_tagged(&r.check, &nid).await[0];
+    let ip = pool.replace(".0/24", ".20");
+    let vm: Port = r
+        .check
+        .create(&PortCreate {
+            network_id: net.id.clone(),
+            fixed_ips: Some(vec![FixedIpRequest {
+                subnet_id: None,
+                ip_address: Some(ip.clone()),
+            }]),
+            device_id: Some("some-vm".into()),
+            device_owner: Some("compute:nova".into()),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    let err = d
+        .request_address(addr_req(&p.pool_id, Some(&ip), &[(MACKEY, &mac(6))]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&vm.id), "{err}");
+    let still: Port = r.check.get(&vm.id).await.unwrap();
+    assert!(still.tags.is_empty(), "not tagged by kuryr");
+    r.check.delete(Kind::Ports, &vm.id).await.unwrap();
+    d.release_pool(ReleasePoolRequest {
+        pool_id: p.pool_id.clone(),
+    })
+    .await
+    .unwrap();
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+}
+
+/// Exposed ports become a security group on the endpoint's port (B3), and go away.
+#[tokio::test]
+async fn exposed_ports_map_to_a_security_group() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(7));
+    let p = d
+        .request_pool(pool_req(&pool, false, "", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
+        .await
+        .unwrap();
+    let a = d
+        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(7))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(7)),
+    ))
+    .await
+    .unwrap();
+    let mut options = BTreeMap::new();
+    options.insert(
+        "com.docker.network.endpoint.exposedports".to_string(),
+        json!([{"Proto": 6, "Port": 80}, {"Proto": 6, "Port": 81}, {"Proto": 17, "Port": 53}]),
+    );
+    d.program_external_connectivity(ProgramExternalConnectivityRequest {
+        network_id: nid.clone(),
+        endpoint_id: eid.clone(),
+        options,
+    })
+    .await
+    .unwrap();
+    let port = &ports_tagged(&r.check, &eid).await[0];
+    let name = format!("{}-exposed_ports", port.id);
+    let groups: Vec<SecurityGroup> = r.check.list(&Query::new().eq("name", &name)).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert!(port.security_groups.contains(&groups[0].id));
+    let ingress: Vec<_> = groups[0]
+        .security_group_rules
+        .iter()
+        .filter(|r| r.direction == "ingress")
+        .map(|r| {
+            (
+                r.protocol.clone().unwrap_or_default(),
+                r.port_range_min,
+                r.port_range_max,
+            )
+        })
+        .collect();
+    assert!(
+        ingress.contains(&("tcp".into(), Some(80), Some(81))),
+        "{ingress:?}"
+    );
+    assert!(
+        ingress.contains(&("udp".into(), Some(53), Some(53))),
+        "{ingress:?}"
+    );
+    // Revoke after a restart (nothing cached) still finds the group.
+    let fresh = r.restarted();
+    fresh.probe().await.unwrap();
+    fresh
+        .revoke_external_connectivity(ep(&nid, &eid))
+        .await
+        .unwrap();
+    let groups: Vec<SecurityGroup> = r.check.list(&Query::new().eq("name", &name)).await.unwrap();
+    assert!(groups.is_empty());
+    fresh.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    fresh
+        .release_address(ReleaseAddressRequest {
+            pool_id: p.pool_id.clone(),
+            address: Some(a.address.addr()),
+        })
+        .await
+        .unwrap();
+    fresh
+        .release_pool(ReleasePoolRequest {
+            pool_id: p.pool_id.clone(),
+        })
+        .await
+        .unwrap();
+    fresh
+        .delete_network(NetworkRequest {
+            network_id: nid.clone(),
+        })
+        .await
+        .unwrap();
+}
+
+/// B9: a failed plug puts the port back as RequestAddress left it; a retry works.
+#[tokio::test]
+async fn a_failed_plug_rolls_the_port_back() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(8));
+    let p = d
+        .request_pool(pool_req(&pool, false, "", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
+        .await
+        .unwrap();
+    let a = d
+        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(8))]))
+        .await
+        .unwrap();
+    r.binder.fail_next_bind();
+    let req = || {
+        ep_req(
+            &nid,
+            &eid,
+            Some(&a.address.to_string()),
+            None,
+            Some(&mac(8)),
+        )
+    };
+    assert!(d.create_endpoint(req()).await.is_err());
+    assert!(
+        ports_tagged(&r.check, &eid).await.is_empty(),
+        "endpoint tags removed"
+    );
+    let ports: Vec<Port> = r
+        .check
+        .list(&Query::new().eq("mac_address", &mac(8)))
+        .await
+        .unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0].binding_host_id, "", "unbound again");
+    d.create_endpoint(req()).await.unwrap();
+    assert_eq!(ports_tagged(&r.check, &eid).await.len(), 1);
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    d.release_address(ReleaseAddressRequest {
+        pool_id: p.pool_id.clone(),
+        address: Some(a.address.addr()),
+    })
+    .await
+    .unwrap();
+    d.release_pool(ReleasePoolRequest {
+        pool_id: p.pool_id.clone(),
+    })
+    .await
+    .unwrap();
+    d.delete_network(NetworkRequest {
+        network_id: nid.clone(),
+    })
+    .await
+    .unwrap();
+}
+
+/// Address spaces map to address scopes: pools of one space cannot overlap.
+#[tokio::test]
+async fn address_spaces_are_address_scopes() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let space = format!("space-{}", &docker_id()[..12]);
+    let wide = format!("10.{}.64.0/18", 150 + std::process::id() % 50);
+    let narrow = format!("10.{}.65.0/24", 150 + std::process::id() % 50);
+    let p = d
+        .request_pool(pool_req(&wide, false, &space, &[]))
+        .await
+        .unwrap();
+    let sp: SubnetPool = r.check.get(&p.pool_id).await.unwrap();
+    let scope = sp
+        .address_scope_id
+        .clone()
+        .expect("pool in an address scope");
+    let err = d.request_pool(pool_req(&narrow, false, &space, &[])).await;
+    assert!(
+        err.is_err(),
+        "an overlapping pool in the same space is refused"
+    );
+    // The default space has no scope, so the same prefix is fine there.
+    let q = d
+        .request_pool(pool_req(&narrow, false, "", &[]))
+        .await
+        .unwrap();
+    d.release_pool(ReleasePoolRequest { pool_id: q.pool_id })
+        .await
+        .unwrap();
+    d.release_pool(ReleasePoolRequest { pool_id: p.pool_id })
+        .await
+        .unwrap();
+    r.check.delete(Kind::AddressScopes, &scope).await.unwrap();
+}
+
+/// B13: concurrent RequestPool calls for one CIDR make one subnet pool.
+#[tokio::test]
+async fn concurrent_pool_requests_make_one_pool() {
+    let Some(r) = rig().await else { return };
+    let d = Arc::new(r.driver);
+    let pool = cidr(9);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let d = d.clone();
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            d.request_pool(pool_req(&pool, false, "", &[]))
+                .await
+                .unwrap()
+                .pool_id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        pools_named(&r.check, &format!("kuryrPool-{pool}"))
+            .await
+            .len(),
+        1
+    );
+    d.release_pool(ReleasePoolRequest {
+        pool_id: ids[0].clone(),
+    })
+    .await
+    .unwrap();
+    assert!(
+        pools_named(&r.check, &format!("kuryrPool-{pool}"))
+            .await
+            .is_empty()
+    );
+}
