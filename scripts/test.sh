@@ -2,22 +2,36 @@
 # The one test command, for a newcomer on a fresh Debian 12 machine (as root)
 # and for CI (.ci/run):
 #
-#   scripts/test.sh             deps, fmt, clippy, cargo test, release build, e2e
-#   SKIP_E2E=1 scripts/test.sh  everything but the docker suite
+#   scripts/test.sh                 deps, fmt, clippy, cargo test, release build, e2e, neutron
+#   SKIP_E2E=1 scripts/test.sh      everything but the docker suites (e2e and neutron)
+#   SKIP_NEUTRON=1 scripts/test.sh  everything but the Neutron stage
 #
 # Stages, in order; the first failure stops the run with a banner naming it:
 #   deps    apt packages, if missing: docker.io (its postinst may NOT start the
-#           system docker service), busybox-static, iproute2, curl, jq, nftables
+#           system docker service), busybox-static, iproute2, curl, jq, nftables,
+#           and for Neutron postgresql (its service is not started either),
+#           python3-venv, python3-dev, gcc, libc6-dev; openvswitch-switch for
+#           the OVS binding test (its service is not started either)
 #   fmt     cargo fmt --check
 #   clippy  cargo clippy --all-targets -- -D warnings
-#   test    cargo test (all tests; some need root)
+#   neutron-up  wait for the Neutron started in the background after deps
+#   test    cargo test (all tests; some need root; tests/neutron_real.rs needs
+#           the Neutron, KURYR_SKIP_NEUTRON=1 skips it)
 #   build   cargo build --release
 #   e2e     tests/e2e/docker-embedded.sh (real dockerd + target/release/kuryr)
+#   neutron a real Neutron 29 on 127.0.0.1:9696 (scripts/neutron-up.sh; cold
+#           start 80 s to 3 min from PyPI), then tests/e2e/docker-neutron.sh
+#           (real dockerd + our plugin with backend = neutron, interop with
+#           kuryr-libnetwork 18.0.0 whose venv kuryr-py-up.sh builds, about 45 s),
+#           then BENCH_ENFORCE=1 benches/neutron_lifecycle.sh (ours vs
+#           kuryr-libnetwork); about 4 to 7 min in all. Neutron is stopped
+#           afterwards only if this stage started it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-PACKAGES=(docker.io busybox-static iproute2 curl jq nftables)
+PACKAGES=(docker.io busybox-static iproute2 curl jq nftables
+          postgresql python3-venv python3-dev gcc libc6-dev openvswitch-switch)
 STAGE=""
 
 banner() { printf '\n########## %s ##########\n' "$*"; }
@@ -27,6 +41,8 @@ on_exit() {
   if [ "$rc" != 0 ] && [ -n "$STAGE" ]; then
     banner "FAILED at stage: $STAGE (exit $rc)"
   fi
+  if [ -n "$NEUTRON_PID" ]; then wait "$NEUTRON_PID" 2>/dev/null || true; fi
+  if [ "$NEUTRON_STARTED" = 1 ]; then bash scripts/neutron-down.sh >/dev/null 2>&1 || true; fi
 }
 trap on_exit EXIT
 
@@ -68,16 +84,63 @@ install_deps() {
   return "$rc"
 }
 
+# One Neutron for the integration tests, the suite and the benchmark. It is
+# started in the background right after deps, so its install overlaps the
+# builds, and stopped at exit (by its saved PIDs) only if this run started it.
+NEUTRON_URL=http://127.0.0.1:9696
+NEUTRON_LOG="${TMPDIR:-/tmp}/kuryr-test-neutron-up.log"
+NEUTRON_PID=""
+NEUTRON_STARTED=0
+
+neutron_answers() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$NEUTRON_URL/v2.0/networks")" = 200 ]
+}
+
+start_neutron() {
+  if neutron_answers; then echo "Neutron already answers at $NEUTRON_URL"; return 0; fi
+  bash scripts/neutron-up.sh > "$NEUTRON_LOG" 2>&1 &
+  NEUTRON_PID=$!
+  NEUTRON_STARTED=1
+  echo "starting Neutron in the background (pid $NEUTRON_PID, log $NEUTRON_LOG)"
+}
+
+wait_neutron() {
+  if [ -n "$NEUTRON_PID" ]; then
+    if ! wait "$NEUTRON_PID"; then
+      tail -n 40 "$NEUTRON_LOG" >&2
+      return 1
+    fi
+    NEUTRON_PID=""
+  fi
+  neutron_answers
+}
+
+neutron_stage() {
+  bash tests/e2e/docker-neutron.sh
+  BENCH_ENFORCE=1 bash benches/neutron_lifecycle.sh
+}
+
 main() {
   stage deps install_deps
+  if [ "${SKIP_NEUTRON:-0}" = 1 ]; then
+    export KURYR_SKIP_NEUTRON=1
+  else
+    start_neutron
+  fi
   stage fmt cargo fmt --check
   stage clippy cargo clippy --all-targets -- -D warnings
+  if [ "${SKIP_NEUTRON:-0}" != 1 ]; then stage neutron-up wait_neutron; fi
   stage test cargo test
   stage build cargo build --release
   if [ "${SKIP_E2E:-0}" = 1 ]; then
     banner "stage e2e skipped (SKIP_E2E=1)"
   else
     stage e2e bash tests/e2e/docker-embedded.sh
+    if [ "${SKIP_NEUTRON:-0}" = 1 ]; then
+      banner "stage neutron skipped (SKIP_NEUTRON=1)"
+    else
+      stage neutron neutron_stage
+    fi
   fi
   STAGE=""
   banner "ALL STAGES PASSED"

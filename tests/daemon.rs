@@ -107,17 +107,66 @@ fn every_config_error_is_reported_at_once() {
     }
 }
 
+/// The Neutron backend starts even when Neutron does not answer yet (dockerd may
+/// start first), and a call then says clearly what is wrong instead of hanging.
 #[test]
-fn neutron_backend_says_it_is_not_available() {
+fn neutron_backend_starts_before_neutron_and_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_with_config(
-        dir.path(),
-        &format!(
-            "[DEFAULT]\nstate_dir = {}\nkuryr_uri = unix://{}/k.sock\n[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:9696\n",
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // the listener is dropped: nothing answers there
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\n\
+             [neutron]\nauth_type = none\nendpoint = http://127.0.0.1:{dead}\ntimeout = 2\n",
             dir.path().display(),
             dir.path().display()
         ),
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("backend = neutron is not available"));
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let call = |path: &str, body: &str| -> Option<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        Some(reply)
+    };
+    let mut activated = None;
+    for _ in 0..200 {
+        activated = call("/Plugin.Activate", "");
+        if activated.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let activated = activated.expect("the plugin answers without Neutron");
+    assert!(activated.contains("IpamDriver"), "{activated}");
+    let reply = call(
+        "/IpamDriver.RequestPool",
+        r#"{"AddressSpace":"","Pool":"10.9.0.0/24","SubPool":"","Options":{},"V6":false}"#,
+    )
+    .unwrap();
+    assert!(reply.contains("cannot reach Neutron"), "{reply}");
+    assert!(reply.contains(&format!("127.0.0.1:{dead}")), "{reply}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -54,6 +54,25 @@ fn neutron_knows_nothing_of_docker() {
 }
 
 #[test]
+fn binding_knows_neither_docker_nor_the_neutron_client() {
+    let mut files = Vec::new();
+    rust_files(&src().join("binding"), &mut files);
+    assert!(!files.is_empty());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in [
+            "crate::api",
+            "crate::driver",
+            "crate::embedded",
+            "crate::neutron",
+            "crate::server",
+        ] {
+            assert!(!text.contains(word), "{} mentions {word}", path.display());
+        }
+    }
+}
+
+#[test]
 fn ipam_is_pure() {
     let forbidden = [
         "tokio",

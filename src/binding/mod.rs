@@ -1,9 +1,34 @@
-//! Host side of the Neutron backend (placeholder API until the full module lands):
-//! veth pairs named like kuryr-libnetwork's and plugging by `binding:vif_type`.
-//! It never talks to Neutron or reads Docker's JSON.
+//! The host side of the Neutron backend: one veth pair per bound Neutron port
+//! (host end `tap…`, container end `t_c…`, named like kuryr-lib's and Nova's
+//! taps), plugged by the port's `binding:vif_type` into Open vSwitch
+//! (`ovs.rs`), a Linux bridge (`linuxbridge.rs`), nothing (`tap`), or a
+//! kuryr-lib binding script (`script.rs`).
+//!
+//! It receives a plain [`Vif`] and never talks to Neutron or Docker, reads no
+//! libnetwork JSON and never enters a container namespace: dockerd moves the
+//! container end and sets its addresses. Deciding when to bind and unbind (and
+//! serialising calls for one port) is the driver's job; it goes through the
+//! [`Binder`] trait so its logic can be tested with [`RecordingBinder`].
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
+mod error;
+mod exec;
+mod host;
+mod linuxbridge;
+mod names;
+mod ovs;
+mod recorder;
+mod script;
+mod veth;
+
+use std::path::PathBuf;
+
+pub use error::BindError;
+pub use host::HostBinder;
+pub use names::{container_ifname, host_ifname, linuxbridge_name};
+pub use recorder::{BindOp, RecordingBinder};
+
+/// kuryr-lib's MTU when the network has none.
+pub const DEFAULT_MTU: u32 = 1500;
 
 /// What to plug: taken from a bound Neutron port.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,17 +37,29 @@ pub struct Vif {
     pub endpoint_id: String,
     pub network_id: String,
     pub project_id: String,
+    /// The port MAC, e.g. "fa:16:3e:00:00:01"; any case (it is lowercased).
     pub mac: String,
+    /// The network MTU; `None` means [`DEFAULT_MTU`], as in kuryr-lib.
     pub mtu: Option<u32>,
+    /// The port's `binding:vif_type` ("ovs", "bridge", "tap", "unbound",
+    /// "binding_failed", ...).
     pub vif_type: String,
+    /// The port's `binding:vif_details`.
     pub vif_details: serde_json::Value,
 }
 
+/// Host-wide settings of the binding, from `kuryr.conf`.
 #[derive(Clone, Debug)]
 pub struct BindingSettings {
+    /// The OVS integration bridge (`[DEFAULT]`-level in kuryr, hard-coded
+    /// `br-int` in its scripts).
     pub ovs_bridge: String,
+    /// The OVSDB to talk to, e.g. "unix:/run/openvswitch/db.sock"; passed as
+    /// `--db=` to ovs-vsctl when set, otherwise ovs-vsctl's default is used.
     pub ovsdb: Option<String>,
-    pub bindir: std::path::PathBuf,
+    /// kuryr-lib's binding scripts (`[DEFAULT] bindir`), used only for
+    /// vif_types not handled natively.
+    pub bindir: PathBuf,
 }
 
 impl Default for BindingSettings {
@@ -35,85 +72,49 @@ impl Default for BindingSettings {
     }
 }
 
-fn truncate(prefix: &str, port_id: &str) -> String {
-    format!("{prefix}{port_id}").chars().take(14).collect()
-}
-
-pub fn host_ifname(port_id: &str) -> String {
-    truncate("tap", port_id)
-}
-
-pub fn container_ifname(port_id: &str) -> String {
-    truncate("t_c", port_id)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BindError {
-    #[error("{0}")]
-    Failed(String),
-}
-
+/// The seam between the Neutron driver and the host; the real implementation
+/// is [`HostBinder`], tests use [`RecordingBinder`].
 #[async_trait::async_trait]
 pub trait Binder: Send + Sync + 'static {
+    /// Create the veth pair host=`tap…`/container=`t_c…` (host end up; the
+    /// container end gets the MAC and MTU and stays down: dockerd moves it
+    /// into the container and sets its addresses), then plug the host end by
+    /// vif_type. Idempotent: an existing pair of those names is reused. On any
+    /// failure, what this call made is removed before the error is returned.
     async fn bind(&self, vif: &Vif) -> Result<(), BindError>;
+    /// Unplug by vif_type, then delete the veth. A missing veth or port is
+    /// success. Every step is tried and all errors are reported together.
     async fn unbind(&self, vif: &Vif) -> Result<(), BindError>;
 }
 
-/// In-memory binder for driver tests.
-#[derive(Default)]
-pub struct RecordingBinder {
-    bound: Mutex<BTreeSet<String>>,
-    fail_next: Mutex<bool>,
+/// Refuses the vif_types that mean Neutron did not bind the port to this
+/// host: no plugging can help, and the usual cause is a host name mismatch or
+/// a missing agent, which the message says. Shared with [`RecordingBinder`]
+/// so driver tests see the real message.
+pub(crate) fn refuse_unbound(vif: &Vif) -> Result<(), BindError> {
+    let reason = match vif.vif_type.as_str() {
+        "binding_failed" => format!(
+            "Neutron could not bind port {} to this host (check [DEFAULT] host / the agent)",
+            vif.port_id
+        ),
+        "unbound" | "" => format!(
+            "port {} is not bound to any host (check that its binding:host_id is this \
+             host's [DEFAULT] host and that a Neutron agent runs here)",
+            vif.port_id
+        ),
+        _ => return Ok(()),
+    };
+    Err(BindError::Unsupported {
+        vif_type: vif_type_shown(&vif.vif_type).to_owned(),
+        reason,
+    })
 }
 
-impl RecordingBinder {
-    pub fn new() -> RecordingBinder {
-        RecordingBinder::default()
-    }
-    pub fn fail_next_bind(&self) {
-        *self.fail_next.lock().unwrap_or_else(|e| e.into_inner()) = true;
-    }
-    pub fn bound(&self) -> BTreeSet<String> {
-        self.bound.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Binder for RecordingBinder {
-    async fn bind(&self, vif: &Vif) -> Result<(), BindError> {
-        if std::mem::take(&mut *self.fail_next.lock().unwrap_or_else(|e| e.into_inner())) {
-            return Err(BindError::Failed("injected failure".into()));
-        }
-        self.bound
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(vif.port_id.clone());
-        Ok(())
-    }
-    async fn unbind(&self, vif: &Vif) -> Result<(), BindError> {
-        self.bound
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&vif.port_id);
-        Ok(())
-    }
-}
-
-/// Placeholder until the real binder lands.
-pub struct HostBinder;
-
-impl HostBinder {
-    pub fn new(_settings: BindingSettings) -> Result<HostBinder, BindError> {
-        Ok(HostBinder)
-    }
-}
-
-#[async_trait::async_trait]
-impl Binder for HostBinder {
-    async fn bind(&self, _vif: &Vif) -> Result<(), BindError> {
-        Err(BindError::Failed("not implemented".into()))
-    }
-    async fn unbind(&self, _vif: &Vif) -> Result<(), BindError> {
-        Ok(())
+/// kuryr-lib treats a port without a vif_type as "unbound".
+fn vif_type_shown(vif_type: &str) -> &str {
+    if vif_type.is_empty() {
+        "unbound"
+    } else {
+        vif_type
     }
 }

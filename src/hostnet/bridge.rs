@@ -1,19 +1,22 @@
-//! `ensure_bridge` for [`Netlink`]: create-or-reuse a Linux bridge, pin its
-//! MAC and MTU, add the gateway addresses and bring it up. Convergent rather
-//! than transactional: every step checks or overwrites, so a repeat call after
-//! a partial failure finishes the job. Addresses the spec no longer lists are
-//! left alone; removing them is the backend's decision.
+//! Linux bridges for [`Netlink`]. `ensure_bridge` (embedded backend):
+//! create-or-reuse a bridge, pin its MAC and MTU, add the gateway addresses
+//! and bring it up. [`Netlink::ensure_port_bridge`] and
+//! [`Netlink::attach_to_bridge`] (Neutron binding): an address-less bridge the
+//! way Neutron's agents make them, and enslaving a port to it. Convergent
+//! rather than transactional: every step checks or overwrites, so a repeat
+//! call after a partial failure finishes the job. Addresses the spec no
+//! longer lists are left alone; removing them is the backend's decision.
 
 use std::collections::HashSet;
 
 use futures::TryStreamExt;
 use nix::errno::Errno;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
-use rtnetlink::packet_route::link::LinkMessage;
+use rtnetlink::packet_route::link::{BridgeStpState, LinkMessage};
 use rtnetlink::{LinkBridge, LinkUnspec};
 
 use super::netlink::{Netlink, is_errno, nl_err, require_kind};
-use super::{BridgeSpec, HostNetError, validate_ifname};
+use super::{BridgeSpec, HostNetError, LinkOutcome, validate_ifname};
 
 pub(super) async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec) -> Result<(), HostNetError> {
     let name = spec.name.as_str();
@@ -51,6 +54,65 @@ pub(super) async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec) -> Result<(),
         .map_err(nl_err("configure bridge", name))?;
 
     add_missing_addresses(nl, index, spec).await
+}
+
+impl Netlink {
+    /// Makes sure a bridge called `name` exists and is up, creating it with
+    /// forwarding delay 0 and STP off (as Neutron's linuxbridge agent and
+    /// kuryr's scripts do, so a new port forwards at once). An existing
+    /// bridge is reused as it is, apart from being brought up; any other kind
+    /// of link with that name is refused. Says whether it was created, so a
+    /// caller rolling back deletes only what it made.
+    pub async fn ensure_port_bridge(&self, name: &str) -> Result<LinkOutcome, HostNetError> {
+        validate_ifname(name)?;
+        if let Some(link) = self.find_link(name).await? {
+            require_kind(&link, name, "bridge")?;
+            self.set_up_index(link.header.index, name).await?;
+            return Ok(LinkOutcome::Reused);
+        }
+        let message = LinkBridge::new(name)
+            .forward_delay(0)
+            .stp_state(BridgeStpState::Disabled)
+            .build();
+        match self.handle.link().add(message).execute().await {
+            Ok(()) => Ok(LinkOutcome::Created),
+            // A concurrent creator won: reuse whatever now has the name.
+            Err(e) if is_errno(&e, Errno::EEXIST) => {
+                let link = self
+                    .find_link(name)
+                    .await?
+                    .ok_or_else(|| HostNetError::BridgeMissing(name.to_owned()))?;
+                require_kind(&link, name, "bridge")?;
+                self.set_up_index(link.header.index, name).await?;
+                Ok(LinkOutcome::Reused)
+            }
+            Err(e) => Err(nl_err("create bridge", name)(e)),
+        }
+    }
+
+    /// Enslaves `port` to the existing bridge `bridge` and brings the port up,
+    /// in one request. A port already on that bridge is left there.
+    pub async fn attach_to_bridge(&self, port: &str, bridge: &str) -> Result<(), HostNetError> {
+        validate_ifname(port)?;
+        validate_ifname(bridge)?;
+        let link = self
+            .find_link(bridge)
+            .await?
+            .ok_or_else(|| HostNetError::BridgeMissing(bridge.to_owned()))?;
+        require_kind(&link, bridge, "bridge")?;
+        // By name: RTM_SETLINK with index 0 looks the port up by IFLA_IFNAME,
+        // so a missing port is one ENODEV rather than a lookup race.
+        let settings = LinkUnspec::new_with_name(port)
+            .controller(link.header.index)
+            .up()
+            .build();
+        self.handle
+            .link()
+            .set(settings)
+            .execute()
+            .await
+            .map_err(nl_err("attach to bridge", port))
+    }
 }
 
 /// Creates the bridge and returns the kernel's view of it. A concurrent

@@ -7,6 +7,10 @@
 //! Deciding *when* to create or delete what (and reconciling at startup) is
 //! the backend's job; it talks to this module only through the [`HostNet`]
 //! trait so that its logic can be tested against the in-memory [`Recorder`].
+//! The Neutron binding (`crate::binding`) uses a few bridge-less primitives of
+//! [`Netlink`] directly: [`Netlink::create_veth_pair`],
+//! [`Netlink::ensure_port_bridge`], [`Netlink::attach_to_bridge`] and
+//! [`Netlink::set_up`].
 
 mod bridge;
 pub mod isolation;
@@ -45,6 +49,25 @@ pub struct VethSpec {
     pub container_mac: Option<[u8; 6]>,
     /// Applied to both ends so the path has one MTU.
     pub mtu: Option<u32>,
+}
+
+/// A veth pair whose host end the caller plugs itself (see
+/// [`Netlink::create_veth_pair`]); used by the Neutron binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethPair {
+    pub host: String,
+    pub container: String,
+    /// `None` lets the kernel pick a random MAC for the container end.
+    pub container_mac: Option<[u8; 6]>,
+    /// Applied to both ends so the path has one MTU.
+    pub mtu: Option<u32>,
+}
+
+/// Whether a create-or-reuse call made the link or found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Created,
+    Reused,
 }
 
 #[derive(Debug, thiserror::Error)]

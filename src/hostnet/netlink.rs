@@ -1,6 +1,6 @@
 //! The real [`HostNet`]: an rtnetlink connection to the kernel of the network
 //! namespace `Netlink::connect` was called in. This file holds the connection,
-//! link lookup, deletion and listing plus the errno plumbing shared with
+//! link lookup, bringing up, deletion and listing plus the errno plumbing shared with
 //! `bridge.rs` (bridge creation and addresses) and `veth.rs` (veth pairs).
 //! Retrying, ordering and reconciliation are left to the backend.
 
@@ -38,6 +38,28 @@ impl Netlink {
             Err(e) if errno(&e) == Some(Errno::ENODEV as i32) => Ok(None),
             Err(e) => Err(nl_err("get link", name)(e)),
         }
+    }
+
+    /// Brings the link called `name` up (by name, in one request).
+    pub async fn set_up(&self, name: &str) -> Result<(), HostNetError> {
+        validate_ifname(name)?;
+        let settings = LinkUnspec::new_with_name(name).up().build();
+        self.handle
+            .link()
+            .set(settings)
+            .execute()
+            .await
+            .map_err(nl_err("set link up", name))
+    }
+
+    pub(super) async fn set_up_index(&self, index: u32, name: &str) -> Result<(), HostNetError> {
+        let settings = LinkUnspec::new_with_index(index).up().build();
+        self.handle
+            .link()
+            .set(settings)
+            .execute()
+            .await
+            .map_err(nl_err("set link up", name))
     }
 }
 
