@@ -134,6 +134,12 @@ async fn port_for(
             ip_address: address.map(|a| a.to_string()),
         }]),
         mac_address: mac.clone(),
+        // Bound to this host now, while Neutron allocates the address: binding is the
+        // slow part of a port update (bug 1809306), and CreateEndpoint then only sets
+        // the device id, concurrently with its tags and the plug. Only with Docker's
+        // MAC: a bound port's MAC cannot change later.
+        binding_host_id: mac.as_ref().map(|_| d.settings.host.clone()),
+        device_owner: mac.as_ref().map(|_| names::DEVICE_OWNER.to_string()),
         ..PortCreate::default()
     };
     // Docker gives both families of an endpoint the same MAC: the second address
@@ -145,7 +151,7 @@ async fn port_for(
             .find(|a| {
                 !a.existing
                     && a.port.network_id == s.network_id
-                    && a.port.device_id.is_empty()
+                    && !names::is_attached(&a.port.device_id, &a.port.tags)
                     && a.port.mac_address.eq_ignore_ascii_case(m)
             })
             .map(|a| a.port.clone())
@@ -239,8 +245,7 @@ async fn adopt(
                 return Err(conflict.into());
             };
             // The other family's port of this endpoint (made before a restart).
-            if port.device_id.is_empty()
-                && port.binding_host_id.is_empty()
+            if !names::is_attached(&port.device_id, &port.tags)
                 && names::is_kuryr_port(&port.name, &port.device_id, &port.tags)
                 && !port.fixed_ips.iter().any(|f| f.subnet_id == s.id)
             {
@@ -250,7 +255,14 @@ async fn adopt(
         }
         (None, None) => return Err(conflict.into()),
     };
-    let in_use = !port.device_id.is_empty() || !port.binding_host_id.is_empty();
+    if !names::is_attached(&port.device_id, &port.tags)
+        && names::is_kuryr_port(&port.name, &port.device_id, &port.tags)
+    {
+        // Our own pre-created port from an earlier attempt: keep owning it.
+        return Ok((port, false));
+    }
+    let in_use =
+        names::is_attached(&port.device_id, &port.tags) || !port.binding_host_id.is_empty();
     if in_use {
         return Err(Error::InvalidOption(format!(
             "{} is held by Neutron port {} (device_owner {:?}, device_id {:?}); \
@@ -261,14 +273,12 @@ async fn adopt(
             port.device_id
         )));
     }
-    if names::is_kuryr_port(&port.name, &port.device_id, &port.tags) {
-        // Our own pre-created port from an earlier attempt: keep owning it.
-        return Ok((port, false));
-    }
+    let mut port = port;
     if !port.tags.iter().any(|t| t == names::PORT_EXISTING) {
         d.client
             .add_tag(Kind::Ports, &port.id, names::PORT_EXISTING)
             .await?;
+        port.tags.push(names::PORT_EXISTING.to_string());
     }
     Ok((port, true))
 }

@@ -70,24 +70,23 @@ pub async fn create(
     }
     let docker_mac = req.interface.mac_address.map(|m| m.to_string());
     let (ports, existing) = held_ports(d, &net, &wanted).await?;
-    let (before, created, existing) = match ports.len() {
-        0 => (
-            None,
-            make_port(d, &net, &eid, &wanted, docker_mac.as_deref()).await?,
-            false,
-        ),
+    let (before, port, existing, vif) = match ports.len() {
+        0 => {
+            let port = make_port(d, &net, &eid, &wanted, docker_mac.as_deref()).await?;
+            let vif = vif_of(&port, &eid, net.mtu);
+            if let Err(e) = plug(d, &vif).await {
+                undo(d, &port, None, &vif).await;
+                return Err(e);
+            }
+            (None, port, false, vif)
+        }
         _ => {
-            let keep = merge(d, ports, existing).await?;
-            let bound = bind_port(d, &keep.0, &eid, &wanted, docker_mac.as_deref()).await?;
-            (Some(keep.0), bound, keep.1)
+            let (keep, existing) = merge(d, ports, existing).await?;
+            let (port, vif) =
+                attach(d, &keep, &eid, &wanted, docker_mac.as_deref(), net.mtu).await?;
+            (Some(keep), port, existing, vif)
         }
     };
-    let port = created;
-    let vif = vif_of(&port, &eid, net.mtu);
-    if let Err(e) = plug(d, &vif).await {
-        undo(d, &port, before.as_ref(), &vif).await;
-        return Err(e);
-    }
     let port = match wait_active(d, port).await {
         Ok(port) => port,
         Err((port, e)) => {
@@ -243,34 +242,32 @@ async fn make_port(
     Ok(Port { tags, ..port })
 }
 
-/// Binds `port` to this host for endpoint `eid`, sending only what changes, then adds
-/// the endpoint tags.
-async fn bind_port(
-    d: &NeutronDriver,
+/// What CreateEndpoint must change on `port`: only what differs. Host and owner go
+/// together (bug 1802163). The device id (the endpoint id, as kuryr-libnetwork sets
+/// it) rides along only when the port needs an update anyway: on a port that
+/// RequestAddress already bound here it would cost a ~250 ms update by itself, and the
+/// endpoint is identified by its tags, which is how both implementations look it up.
+fn port_update(
     port: &Port,
+    host: &str,
     eid: &str,
     wanted: &[(SubnetInfo, IpAddr)],
     mac: Option<&str>,
-) -> Result<Port, Error> {
-    let host = &d.settings.host;
+) -> PortUpdate {
     let mut update = PortUpdate::default();
-    if &port.binding_host_id != host {
-        update.binding_host_id = Some(host.clone());
+    if port.binding_host_id != host {
+        update.binding_host_id = Some(host.to_string());
         update.device_owner = Some(names::DEVICE_OWNER.to_string());
     }
     if !port.admin_state_up {
         update.admin_state_up = Some(true);
-    }
-    if port.device_id.is_empty() {
-        update.device_id = Some(eid.to_string());
     }
     if let Some(mac) = mac
         && !port.mac_address.eq_ignore_ascii_case(mac)
     {
         update.mac_address = Some(mac.to_string());
     }
-    let missing = wanted.iter().any(|(s, ip)| !holds(port, &s.id, *ip));
-    if missing {
+    if wanted.iter().any(|(s, ip)| !holds(port, &s.id, *ip)) {
         let mut all = fixed_ips(wanted);
         for f in &port.fixed_ips {
             if !wanted
@@ -285,29 +282,106 @@ async fn bind_port(
         }
         update.fixed_ips = Some(all);
     }
-    let mut bound = if update == PortUpdate::default() {
-        port.clone()
-    } else {
-        d.client.update(&port.id, &update).await?
-    };
-    let mut tags = bound.tags.clone();
-    let mut wanted_tags = names::id_tags(eid);
-    if names::is_kuryr_port(&port.name, &port.device_id, &port.tags) {
-        wanted_tags.push(names::PORT_OWNED.to_string());
+    if update != PortUpdate::default() && port.device_id.is_empty() {
+        update.device_id = Some(eid.to_string());
     }
-    for tag in wanted_tags {
+    update
+}
+
+/// The port's tags plus the endpoint's, and `compute:kuryr` on kuryr's own ports
+/// (RequestAddress leaves that to this single tag request).
+fn endpoint_tags(port: &Port, eid: &str) -> Vec<String> {
+    let mut tags = port.tags.clone();
+    let mut wanted = names::id_tags(eid);
+    if names::is_kuryr_port(&port.name, &port.device_id, &port.tags) {
+        wanted.push(names::PORT_OWNED.to_string());
+    }
+    for tag in wanted {
         if !tags.contains(&tag) {
             tags.push(tag);
         }
     }
-    if tags != bound.tags {
-        if let Err(e) = d.client.set_tags(Kind::Ports, &bound.id, &tags).await {
-            undo(d, &bound, Some(port), &vif_of(&bound, eid, None)).await;
+    tags
+}
+
+/// Binds `port` to endpoint `eid` and plugs it. When RequestAddress already bound it
+/// to this host (the usual case), the port update, the tag request and the plug are
+/// independent and run at once; otherwise the update must come first, since its
+/// answer says how to plug (`binding:vif_type`). Any failure undoes all three (B9).
+async fn attach(
+    d: &NeutronDriver,
+    port: &Port,
+    eid: &str,
+    wanted: &[(SubnetInfo, IpAddr)],
+    mac: Option<&str>,
+    mtu: Option<u32>,
+) -> Result<(Port, Vif), Error> {
+    let update = port_update(port, &d.settings.host, eid, wanted, mac);
+    let tags = endpoint_tags(port, eid);
+    let rebinds = update.binding_host_id.is_some()
+        || update.mac_address.is_some()
+        || update.fixed_ips.is_some()
+        || !pluggable(&port.binding_vif_type);
+    let send_update = async {
+        if update == PortUpdate::default() {
+            Ok(port.clone())
+        } else {
+            d.client.update::<Port, _>(&port.id, &update).await
+        }
+    };
+    let send_tags = async {
+        if tags == port.tags {
+            Ok(())
+        } else {
+            d.client.set_tags(Kind::Ports, &port.id, &tags).await
+        }
+    };
+    if rebinds {
+        let (updated, tagged) = tokio::join!(send_update, send_tags);
+        let mut bound = match updated {
+            Ok(bound) => bound,
+            Err(e) => {
+                undo(d, port, Some(port), &vif_of(port, eid, mtu)).await;
+                return Err(e.into());
+            }
+        };
+        let vif = vif_of(&bound, eid, mtu);
+        if let Err(e) = tagged {
+            undo(d, &bound, Some(port), &vif).await;
             return Err(e.into());
         }
+        if let Err(e) = plug(d, &vif).await {
+            undo(d, &bound, Some(port), &vif).await;
+            return Err(e);
+        }
         bound.tags = tags;
+        return Ok((bound, vif));
     }
-    Ok(bound)
+    let vif = vif_of(port, eid, mtu);
+    let (updated, tagged, plugged) = tokio::join!(send_update, send_tags, plug(d, &vif));
+    let mut errors: Vec<Error> = Vec::new();
+    let bound = updated.map_err(|e| errors.push(e.into())).ok();
+    if let Err(e) = tagged {
+        errors.push(e.into());
+    }
+    let plugged = plugged.map_err(|e| errors.push(e)).is_ok();
+    match bound {
+        Some(mut bound) if errors.is_empty() => {
+            bound.tags = tags;
+            Ok((bound, vif))
+        }
+        _ => {
+            if plugged && let Err(error) = d.binder.unbind(&vif).await {
+                tracing::warn!(%error, "unplugging after a failed CreateEndpoint");
+            }
+            undo(d, port, Some(port), &vif).await;
+            Err(Error::all(errors))
+        }
+    }
+}
+
+fn pluggable(vif_type: &str) -> bool {
+    !matches!(vif_type, "" | "unbound" | "binding_failed")
 }
 
 fn vif_of(port: &Port, eid: &str, mtu: Option<u32>) -> Vif {
@@ -325,7 +399,7 @@ fn vif_of(port: &Port, eid: &str, mtu: Option<u32>) -> Vif {
 
 /// Plugs the host side, refusing ports Neutron could not bind (B14: wrong host name).
 async fn plug(d: &NeutronDriver, vif: &Vif) -> Result<(), Error> {
-    if matches!(vif.vif_type.as_str(), "" | "unbound" | "binding_failed") {
+    if !pluggable(&vif.vif_type) {
         return Err(Error::Unsupported(format!(
             "Neutron did not bind port {} to host {:?} (binding:vif_type {:?}); \
              check that an L2 agent runs there, or set [neutron] binding_host",

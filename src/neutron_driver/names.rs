@@ -77,6 +77,12 @@ pub fn is_kuryr_port(name: &str, device_id: &str, tags: &[String]) -> bool {
         || (!device_id.is_empty() && name == endpoint_port_name(device_id))
 }
 
+/// Whether a port is attached to a Docker endpoint: it has a device, or the endpoint
+/// tags (kuryr leaves the device id of ports it pre-bound empty).
+pub fn is_attached(device_id: &str, tags: &[String]) -> bool {
+    !device_id.is_empty() || tags.iter().any(|t| t.starts_with(LH))
+}
+
 fn split(s: &str, at: usize) -> (&str, &str) {
     match s.char_indices().nth(at) {
         Some((i, _)) => s.split_at(i),

@@ -77,15 +77,26 @@ pub async fn create(d: &NeutronDriver, req: CreateNetworkRequest) -> Result<(), 
                     shared: Some(options.shared),
                 })
                 .await?;
-            if let Err(e) = d.tag_new(Kind::Networks, &net.id, &id_tags).await {
-                undo_network(d, &net.id, None).await;
-                return Err(e);
-            }
             (net, None, Vec::new())
         }
     };
 
-    match subnets(d, &net, &families, &existing_subnets).await {
+    // A new network is tagged while its subnets are created: the two are independent.
+    let tag_new_network = async {
+        match &original_tags {
+            Some(_) => Ok(()),
+            None => d.tag_new(Kind::Networks, &net.id, &id_tags).await,
+        }
+    };
+    let (tagged, made) = tokio::join!(
+        tag_new_network,
+        subnets(d, &net, &families, &existing_subnets)
+    );
+    let made = match (tagged, made) {
+        (Ok(()), made) => made,
+        (Err(e), _) => Err(e),
+    };
+    match made {
         Ok(made) => {
             let mut all = existing_subnets;
             all.retain(|s| !made.iter().any(|m| m.id == s.id));
