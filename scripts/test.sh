@@ -117,7 +117,7 @@ wait_neutron() {
 
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
-  BENCH_ENFORCE=1 bash benches/neutron_lifecycle.sh
+  RUNS=7 BENCH_ENFORCE=1 bash benches/neutron_lifecycle.sh
 }
 
 main() {

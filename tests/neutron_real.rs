@@ -205,6 +205,41 @@ fn ep(nid: &str, eid: &str) -> EndpointRequest {
     }
 }
 
+/// A pool and a network on `cidr(n)`, in Docker's order: (NetworkID, PoolID).
+async fn network(d: &NeutronDriver, n: u8) -> (String, String) {
+    let (nid, pool) = (docker_id(), cidr(n));
+    let p = d
+        .request_pool(pool_req(&pool, false, "", &[]))
+        .await
+        .unwrap();
+    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
+        .await
+        .unwrap();
+    (nid, p.pool_id)
+}
+
+/// Docker's teardown order after Leave: DeleteEndpoint, ReleaseAddress, ReleasePool,
+/// DeleteNetwork; every step must succeed.
+async fn teardown(d: &NeutronDriver, nid: &str, eid: &str, pool_id: &str, ip: IpAddr) {
+    d.delete_endpoint(ep(nid, eid)).await.unwrap();
+    d.release_address(ReleaseAddressRequest {
+        pool_id: pool_id.into(),
+        address: Some(ip),
+    })
+    .await
+    .unwrap();
+    d.release_pool(ReleasePoolRequest {
+        pool_id: pool_id.into(),
+    })
+    .await
+    .unwrap();
+    d.delete_network(NetworkRequest {
+        network_id: nid.into(),
+    })
+    .await
+    .unwrap();
+}
+
 fn lh(id: &str) -> String {
     format!("kuryr.net.uuid.lh:{}", &id[..32])
 }
@@ -428,26 +463,7 @@ async fn teardown_after_a_restart_finds_everything_by_tags() {
             .value["status"],
         json!("ACTIVE")
     );
-    fresh.delete_endpoint(ep(&nid, &eid)).await.unwrap();
-    fresh
-        .release_address(ReleaseAddressRequest {
-            pool_id: p.pool_id.clone(),
-            address: Some(a.address.addr()),
-        })
-        .await
-        .unwrap();
-    fresh
-        .release_pool(ReleasePoolRequest {
-            pool_id: p.pool_id.clone(),
-        })
-        .await
-        .unwrap();
-    fresh
-        .delete_network(NetworkRequest {
-            network_id: nid.clone(),
-        })
-        .await
-        .unwrap();
+    teardown(&fresh, &nid, &eid, &p.pool_id, a.address.addr()).await;
     assert!(networks_tagged(&r.check, &nid).await.is_empty());
     assert!(ports_tagged(&r.check, &eid).await.is_empty());
     assert!(
@@ -810,16 +826,9 @@ async fn a_bound_user_port_is_never_hijacked() {
 async fn exposed_ports_map_to_a_security_group() {
     let Some(r) = rig().await else { return };
     let d = &r.driver;
-    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(7));
-    let p = d
-        .request_pool(pool_req(&pool, false, "", &[]))
-        .await
-        .unwrap();
-    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
-        .await
-        .unwrap();
+    let ((nid, pool_id), eid) = (network(d, 7).await, docker_id());
     let a = d
-        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(7))]))
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(7))]))
         .await
         .unwrap();
     d.create_endpoint(ep_req(
@@ -877,26 +886,7 @@ async fn exposed_ports_map_to_a_security_group() {
         .unwrap();
     let groups: Vec<SecurityGroup> = r.check.list(&Query::new().eq("name", &name)).await.unwrap();
     assert!(groups.is_empty());
-    fresh.delete_endpoint(ep(&nid, &eid)).await.unwrap();
-    fresh
-        .release_address(ReleaseAddressRequest {
-            pool_id: p.pool_id.clone(),
-            address: Some(a.address.addr()),
-        })
-        .await
-        .unwrap();
-    fresh
-        .release_pool(ReleasePoolRequest {
-            pool_id: p.pool_id.clone(),
-        })
-        .await
-        .unwrap();
-    fresh
-        .delete_network(NetworkRequest {
-            network_id: nid.clone(),
-        })
-        .await
-        .unwrap();
+    teardown(&fresh, &nid, &eid, &pool_id, a.address.addr()).await;
 }
 
 /// B9: a failed plug puts the port back as RequestAddress left it; a retry works.
@@ -904,16 +894,9 @@ async fn exposed_ports_map_to_a_security_group() {
 async fn a_failed_plug_rolls_the_port_back() {
     let Some(r) = rig().await else { return };
     let d = &r.driver;
-    let (nid, eid, pool) = (docker_id(), docker_id(), cidr(8));
-    let p = d
-        .request_pool(pool_req(&pool, false, "", &[]))
-        .await
-        .unwrap();
-    d.create_network(net_req(&nid, Some(ipam(&pool, None)), None, &[]))
-        .await
-        .unwrap();
+    let ((nid, pool_id), eid) = (network(d, 8).await, docker_id());
     let a = d
-        .request_address(addr_req(&p.pool_id, None, &[(MACKEY, &mac(8))]))
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(8))]))
         .await
         .unwrap();
     r.binder.fail_next_bind();
@@ -940,23 +923,7 @@ async fn a_failed_plug_rolls_the_port_back() {
     assert_eq!(ports[0].device_id, "", "back as RequestAddress left it");
     d.create_endpoint(req()).await.unwrap();
     assert_eq!(ports_tagged(&r.check, &eid).await.len(), 1);
-    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
-    d.release_address(ReleaseAddressRequest {
-        pool_id: p.pool_id.clone(),
-        address: Some(a.address.addr()),
-    })
-    .await
-    .unwrap();
-    d.release_pool(ReleasePoolRequest {
-        pool_id: p.pool_id.clone(),
-    })
-    .await
-    .unwrap();
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
+    teardown(d, &nid, &eid, &pool_id, a.address.addr()).await;
 }
 
 /// Address spaces map to address scopes: pools of one space cannot overlap.

@@ -59,16 +59,7 @@ impl Client {
     /// Creates a resource from `body`, returning what Neutron made.
     pub async fn create<T: Resource, B: Body>(&self, body: &B) -> Result<T, NeutronError> {
         check_kind(T::KIND, B::KIND)?;
-        let key = T::KIND.singular();
-        let body = json!({ key: body });
-        let answer = self
-            .send(
-                Method::POST,
-                &request::collection_path(T::KIND),
-                Some(&body),
-            )
-            .await?;
-        decode(&answer, key)
+        self.post(T::KIND, T::KIND.singular(), body).await
     }
 
     /// Creates several resources in one request (Neutron's bulk form,
@@ -78,14 +69,19 @@ impl Client {
         bodies: &[B],
     ) -> Result<Vec<T>, NeutronError> {
         check_kind(T::KIND, B::KIND)?;
-        let key = T::KIND.plural();
-        let body = json!({ key: bodies });
+        self.post(T::KIND, T::KIND.plural(), bodies).await
+    }
+
+    /// `POST /v2.0/{kind}` with `{key: value}`, decoding `key` from the answer.
+    async fn post<V: serde::Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: &V,
+    ) -> Result<R, NeutronError> {
+        let body = json!({ key: value });
         let answer = self
-            .send(
-                Method::POST,
-                &request::collection_path(T::KIND),
-                Some(&body),
-            )
+            .send(Method::POST, &request::collection_path(kind), Some(&body))
             .await?;
         decode(&answer, key)
     }
