@@ -3,6 +3,7 @@
 //! counter. Typed calls are in `resources.rs`; deciding what to call is the driver's.
 
 mod auth;
+mod clouds;
 mod error;
 mod options;
 mod request;

@@ -91,6 +91,16 @@ pub fn from_section(
             merged.entry(new.to_string()).or_insert(v);
         }
     }
+    // `OS_CLOUD` names a clouds.yaml entry; like the OS_* variables it only fills
+    // what the file leaves out.
+    if !merged.contains_key("auth_url")
+        && !merged.contains_key("endpoint")
+        && let Some(cloud) = env("OS_CLOUD").filter(|c| !c.trim().is_empty())
+    {
+        for (key, value) in super::clouds::cloud_options(cloud.trim(), env)? {
+            merged.entry(key).or_insert(value);
+        }
+    }
     if !merged.contains_key("auth_url") && !merged.contains_key("endpoint") {
         for (key, var) in ENV_NAMES {
             if merged.contains_key(*key) {
