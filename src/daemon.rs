@@ -67,17 +67,16 @@ pub async fn run(
 async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
     match config.backend {
         BackendKind::Neutron => {
-            let options =
-                neutron::from_section(&config.neutron.values, &|k| std::env::var(k).ok())?;
+            // OS_* and OS_CLOUD fill what [neutron] leaves out; read through config's
+            // Env, the one door to the environment.
+            let env = crate::config::ProcessEnv;
+            let options = neutron::from_section(&config.neutron.values, &|k| {
+                crate::config::Env::var(&env, k)
+            })?;
             let client = neutron::Client::new(options)?;
-            let binder: Arc<dyn Binder> = Arc::new(HostBinder::new(
-                neutron_driver::Settings::from_config(config).binding,
-            )?);
-            let driver = Arc::new(NeutronDriver::new(
-                client,
-                neutron_driver::Settings::from_config(config),
-                binder,
-            ));
+            let settings = neutron_driver::Settings::from_config(config);
+            let binder: Arc<dyn Binder> = Arc::new(HostBinder::new(settings.binding.clone())?);
+            let driver = Arc::new(NeutronDriver::new(client, settings, binder));
             // Warm up in the background: the plugin must answer dockerd even while
             // Neutron is still starting; calls retry the check until it succeeds.
             let probe = driver.clone();

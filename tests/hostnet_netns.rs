@@ -6,104 +6,18 @@
 //! (CAP_SYS_ADMIN + CAP_NET_ADMIN) and fail loudly without it, unless
 //! KURYR_SKIP_PRIVILEGED=1 asks to skip them.
 
-use std::fs::File;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kuryr::hostnet::{BridgeSpec, HostNet, HostNetError, Netlink, VethSpec};
-use nix::sched::{CloneFlags, setns};
-use serde_json::Value;
 
 // ---------------------------------------------------------------- namespaces
 
-/// A network namespace name plus `ip -n` helpers; cheap to clone into threads.
-#[derive(Clone, Debug)]
-struct Ns(String);
-
-/// Owns a namespace created for one test and deletes it on drop.
-struct NsGuard(Ns);
-
-impl Drop for NsGuard {
-    fn drop(&mut self) {
-        // Links inside go with the namespace (veth ends moved elsewhere take
-        // their peers with them).
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.0.0])
-            .status();
-    }
-}
-
-impl std::ops::Deref for NsGuard {
-    type Target = Ns;
-    fn deref(&self) -> &Ns {
-        &self.0
-    }
-}
-
-static NEXT_NS: AtomicUsize = AtomicUsize::new(0);
-
-/// Not root and not asked to skip: fail with a message saying what to do.
-/// Returns false when the test should be skipped.
-fn privileged() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    // "Uid:\t<real>\t<effective>\t<saved>\t<fs>"
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .map(str::to_owned);
-    if euid.as_deref() == Some("0") {
-        return true;
-    }
-    if std::env::var("KURYR_SKIP_PRIVILEGED").as_deref() == Ok("1") {
-        eprintln!("skipped: hostnet netns tests need root");
-        return false;
-    }
-    panic!(
-        "hostnet netns tests need root (effective uid {}): run `cargo test` as root, \
-         or set KURYR_SKIP_PRIVILEGED=1 to skip them",
-        euid.as_deref().unwrap_or("unknown")
-    );
-}
-
-fn new_ns() -> NsGuard {
-    let name = format!(
-        "kuryr-t-{}-{}",
-        std::process::id(),
-        NEXT_NS.fetch_add(1, Ordering::Relaxed)
-    );
-    let out = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .expect("run `ip netns add` (is iproute2 installed?)");
-    assert!(
-        out.status.success(),
-        "ip netns add {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    NsGuard(Ns(name))
-}
-
-/// Runs `f` on a new thread that has entered namespace `ns`.
-fn spawn_in<T: Send + 'static>(ns: &Ns, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    let path = format!("/run/netns/{}", ns.0);
-    thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        // Only this thread moves; the test harness and other tests stay put.
-        setns(&file, CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {path}: {e}"));
-        f()
-    })
-}
-
-fn join<T>(handle: JoinHandle<T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
+mod netns;
+use netns::{Ns, flags, join, new_ns, privileged, spawn_in};
 
 /// A fresh namespace with a `Netlink` connected inside it, the body run on a
 /// current-thread runtime there. Does nothing when privileged tests are skipped.
@@ -112,103 +26,10 @@ where
     F: FnOnce(Netlink, Ns) -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    if !privileged() {
-        return;
-    }
-    let guard = new_ns();
-    let ns = guard.0.clone();
-    join(spawn_in(&guard, move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        runtime.block_on(async move {
-            let nl = Netlink::connect().expect("netlink connect");
-            body(nl, ns).await;
-        });
-    }));
-    drop(guard);
-}
-
-impl Ns {
-    /// A veth pair made with `ip`, standing in for "some other link" (kernels without
-    /// the dummy module are common in CI VMs).
-    fn add_plain_veth(&self, name: &str, peer: &str) {
-        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer]);
-    }
-
-    /// Runs `ip -n <ns> <args>`, panicking with its stderr on failure.
-    fn ip(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .arg("-n")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .expect("run ip");
-        assert!(
-            out.status.success(),
-            "ip -n {} {}: {}",
-            self.0,
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["-j"];
-        full.extend_from_slice(args);
-        let text = self.ip(&full);
-        if text.trim().is_empty() {
-            return Value::Array(Vec::new());
-        }
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("ip -j {args:?}: {e}: {text}"))
-    }
-
-    /// `ip -d -j link show` of one link, or None if it does not exist.
-    fn link(&self, name: &str) -> Option<Value> {
-        let links = self.json(&["-d", "link", "show"]);
-        links
-            .as_array()?
-            .iter()
-            .find(|l| l["ifname"] == name)
-            .cloned()
-    }
-
-    fn has_link(&self, name: &str) -> bool {
-        self.link(name).is_some()
-    }
-
-    fn link_names(&self) -> Vec<String> {
-        let links = self.json(&["link", "show"]);
-        let mut names: Vec<String> = links
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    }
-
-    /// The `addr_info` entries of one link.
-    fn addrs(&self, name: &str) -> Vec<Value> {
-        let v = self.json(&["addr", "show", "dev", name]);
-        v[0]["addr_info"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn addr<'a>(addrs: &'a [Value], local: &str) -> Option<&'a Value> {
-        addrs.iter().find(|a| a["local"] == local)
-    }
-}
-
-fn flags(link: &Value) -> Vec<&str> {
-    link["flags"]
-        .as_array()
-        .map(|f| f.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+    netns::in_fresh_ns(move |ns| async move {
+        let nl = Netlink::connect().expect("netlink connect");
+        body(nl, ns).await;
+    });
 }
 
 fn mac_str(mac: [u8; 6]) -> String {

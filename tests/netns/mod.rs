@@ -1,10 +1,9 @@
-//! Shared helpers of the binding's privileged tests (`binding_netns.rs`,
+//! Shared helpers of the privileged tests (`hostnet_netns.rs`, `binding_netns.rs`,
 //! `binding_ovs.rs`): each test gets its own network namespace
 //! (`ip netns add kuryr-b-<pid>-<n>`), runs its body on a thread that has
 //! entered it (so rtnetlink sockets and child processes live there, never in
 //! the host namespace), and deletes it on the way out, even on panic. Without
 //! root they fail loudly, unless KURYR_SKIP_PRIVILEGED=1 asks to skip them.
-//! Same pattern as `hostnet_netns.rs`.
 
 #![allow(dead_code)]
 
@@ -136,6 +135,22 @@ where
 }
 
 impl Ns {
+    /// A veth pair made with `ip`, standing in for "some other link" (kernels without
+    /// the dummy module are common in CI VMs).
+    pub fn add_plain_veth(&self, name: &str, peer: &str) {
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer]);
+    }
+
+    /// The `addr_info` entries of one link.
+    pub fn addrs(&self, name: &str) -> Vec<Value> {
+        let v = self.json(&["addr", "show", "dev", name]);
+        v[0]["addr_info"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn addr<'a>(addrs: &'a [Value], local: &str) -> Option<&'a Value> {
+        addrs.iter().find(|a| a["local"] == local)
+    }
+
     /// Runs `ip -n <ns> <args>`, panicking with its stderr on failure.
     pub fn ip(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
@@ -154,7 +169,7 @@ impl Ns {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub fn json(&self, args: &[&str]) -> Value {
         let mut full = vec!["-j"];
         full.extend_from_slice(args);
         let text = self.ip(&full);
