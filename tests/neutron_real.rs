@@ -218,16 +218,8 @@ async fn network(d: &NeutronDriver, n: u8) -> (String, String) {
     (nid, p.pool_id)
 }
 
-/// Docker's teardown order after Leave: DeleteEndpoint, ReleaseAddress, ReleasePool,
-/// DeleteNetwork; every step must succeed.
-async fn teardown(d: &NeutronDriver, nid: &str, eid: &str, pool_id: &str, ip: IpAddr) {
-    d.delete_endpoint(ep(nid, eid)).await.unwrap();
-    d.release_address(ReleaseAddressRequest {
-        pool_id: pool_id.into(),
-        address: Some(ip),
-    })
-    .await
-    .unwrap();
+/// ReleasePool then DeleteNetwork, dockerd's order; both must succeed.
+async fn release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
     d.release_pool(ReleasePoolRequest {
         pool_id: pool_id.into(),
     })
@@ -238,6 +230,19 @@ async fn teardown(d: &NeutronDriver, nid: &str, eid: &str, pool_id: &str, ip: Ip
     })
     .await
     .unwrap();
+}
+
+/// Docker's teardown order after Leave: DeleteEndpoint, ReleaseAddress, ReleasePool,
+/// DeleteNetwork; every step must succeed.
+async fn teardown(d: &NeutronDriver, nid: &str, eid: &str, pool_id: &str, ip: IpAddr) {
+    d.delete_endpoint(ep(nid, eid)).await.unwrap();
+    d.release_address(ReleaseAddressRequest {
+        pool_id: pool_id.into(),
+        address: Some(ip),
+    })
+    .await
+    .unwrap();
+    release_and_delete(d, nid, pool_id).await;
 }
 
 fn lh(id: &str) -> String {
@@ -378,16 +383,7 @@ async fn lifecycle_in_dockerd_order_within_the_request_budget() {
     })
     .await
     .unwrap();
-    d.release_pool(ReleasePoolRequest {
-        pool_id: p.pool_id.clone(),
-    })
-    .await
-    .unwrap();
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
+    release_and_delete(d, &nid, &p.pool_id).await;
     let total = during + (r.client.request_count() - mark);
     eprintln!("lifecycle: {total} Neutron requests");
     assert!(
@@ -641,16 +637,7 @@ async fn networks_without_subnet_carve_the_default_pool() {
         "both subnets allocated from the default pool"
     );
     for (nid, p) in [(&n1, &p1), (&n2, &p2)] {
-        d.release_pool(ReleasePoolRequest {
-            pool_id: p.pool_id.clone(),
-        })
-        .await
-        .unwrap();
-        d.delete_network(NetworkRequest {
-            network_id: nid.to_string(),
-        })
-        .await
-        .unwrap();
+        release_and_delete(d, nid, &p.pool_id).await;
     }
     let kept: Result<SubnetPool, _> = r.check.get(&sp.id).await;
     assert!(kept.is_ok(), "the default pool is never deleted");
@@ -750,16 +737,7 @@ async fn user_network_and_port_are_adopted_and_given_back() {
         "kuryr's tags removed: {:?}",
         reset.tags
     );
-    d.release_pool(ReleasePoolRequest {
-        pool_id: p.pool_id.clone(),
-    })
-    .await
-    .unwrap();
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
+    release_and_delete(d, &nid, &p.pool_id).await;
     let kept: Network = c.get(&net.id).await.expect("the user's network is kept");
     assert!(
         kept.tags.is_empty(),
@@ -809,16 +787,7 @@ async fn a_bound_user_port_is_never_hijacked() {
     let still: Port = r.check.get(&vm.id).await.unwrap();
     assert!(still.tags.is_empty(), "not tagged by kuryr");
     r.check.delete(Kind::Ports, &vm.id).await.unwrap();
-    d.release_pool(ReleasePoolRequest {
-        pool_id: p.pool_id.clone(),
-    })
-    .await
-    .unwrap();
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
+    release_and_delete(d, &nid, &p.pool_id).await;
 }
 
 /// Exposed ports become a security group on the endpoint's port (B3), and go away.
