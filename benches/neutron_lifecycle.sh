@@ -18,7 +18,10 @@
 #    alternating py / ours, each with COUNT_NEUTRON_LOG (Neutron's uWSGI log)
 #    so every run reports how many Neutron API requests it caused
 #  - prints a table: Neutron requests per lifecycle (all runs; should be
-#    constant), wall time min / median / max, and the ratios ours/py
+#    constant, and include the deletes ours runs after answering Docker),
+#    wall time min / median / max (what Docker waits for), the median time
+#    until Neutron is clean (kuryr-lifecycle.sh's /Kuryr.Settle), and the
+#    ratios ours/py
 #
 # Exit status: 1 if a lifecycle failed; with BENCH_ENFORCE=1 (default) also 1
 # if ours made more than $BENCH_MAX_REQUESTS Neutron requests in a lifecycle
@@ -136,22 +139,23 @@ start_py() {
   STARTED_PY=1
 }
 
-# one IMPL LABEL: one lifecycle; appends "IMPL requests wall" to $WORK/results
+# one IMPL LABEL: one lifecycle; appends "IMPL requests wall settled" to $WORK/results
 one() {
-  local impl="$1" label="$2" uri subnet out rc=0 req wall
+  local impl="$1" label="$2" uri subnet out rc=0 req wall settled
   if [ "$impl" = py ]; then uri="http://127.0.0.1:$PY_PORT"; subnet="${BENCH_PY_SUBNET:-10.20.0.0/24}"
   else uri="$OURS_URI"; subnet="${BENCH_OURS_SUBNET:-10.21.0.0/24}"; fi
   out="$(SUBNET="$subnet" COUNT_NEUTRON_LOG="$NEUTRON_LOG" "$ROOT/scripts/kuryr-lifecycle.sh" "$(target_of "$uri")" 2>&1)" || rc=$?
   req="$(sed -n 's/^neutron-requests: \([0-9]*\).*/\1/p' <<< "$out")"
   wall="$(sed -n 's/^lifecycle: .*, \([0-9.]*\) s wall.*/\1/p' <<< "$out")"
-  printf '  %-8s %-5s %4s Neutron requests  %7s s%s\n' "$label" "$impl" "${req:-?}" "${wall:-?}" \
+  settled="$(sed -n 's/^settled: \([0-9.]*\) s wall.*/\1/p' <<< "$out")"
+  printf '  %-8s %-5s %4s Neutron requests  %7s s  (clean at %7s s)%s\n' "$label" "$impl" "${req:-?}" "${wall:-?}" "${settled:-?}" \
     "$([ "$rc" = 0 ] || echo "  FAILED")"
   if [ "$rc" != 0 ]; then
     printf "      %s\n" "${out//$'\n'/$'\n'      }" >&2
     echo "$impl" >> "$WORK/failures"
     return 0
   fi
-  [ "$label" = warm-up ] || echo "$impl $req $wall" >> "$WORK/results"
+  [ "$label" = warm-up ] || echo "$impl $req $wall $settled" >> "$WORK/results"
 }
 
 report() {
@@ -160,11 +164,14 @@ import statistics, sys
 path, max_req, min_speedup, enforce, only = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
 rows = {}
 for line in open(path):
-    impl, req, wall = line.split()
-    rows.setdefault(impl, []).append((int(req), float(wall)))
+    impl, req, wall, settled = line.split()
+    rows.setdefault(impl, []).append((int(req), float(wall), float(settled)))
 print()
-print(f"{'impl':<6} {'runs':>4}  {'neutron requests / lifecycle':<30} {'wall s: min':>11} {'median':>8} {'max':>8}")
+print("wall: what Docker waits for (the lifecycle's calls); clean: until Neutron holds")
+print("nothing of it (ours deletes after answering Docker; kuryr-py is clean when it answers)")
+print(f"{'impl':<6} {'runs':>4}  {'neutron requests / lifecycle':<30} {'wall s: min':>11} {'median':>8} {'max':>8} {'clean median':>13}")
 med = {}
+clean = {}
 reqs = {}
 for impl in ("py", "ours"):
     if impl not in rows:
@@ -172,13 +179,15 @@ for impl in ("py", "ours"):
     r = [x[0] for x in rows[impl]]
     w = [x[1] for x in rows[impl]]
     med[impl] = statistics.median(w)
+    clean[impl] = statistics.median(x[2] for x in rows[impl])
     reqs[impl] = max(r)
     rs = f"{r[0]} (constant)" if len(set(r)) == 1 else f"{min(r)}..{max(r)} NOT constant: {r}"
-    print(f"{impl:<6} {len(r):>4}  {rs:<30} {min(w):>11.3f} {med[impl]:>8.3f} {max(w):>8.3f}")
+    print(f"{impl:<6} {len(r):>4}  {rs:<30} {min(w):>11.3f} {med[impl]:>8.3f} {max(w):>8.3f} {clean[impl]:>13.3f}")
 bad = []
 if "py" in med and "ours" in med:
     print(f"ratio ours/py: Neutron requests {reqs['ours'] / reqs['py']:.2f}, "
-          f"median wall {med['ours'] / med['py']:.2f} (limit {1 / min_speedup:.2f})")
+          f"median wall {med['ours'] / med['py']:.2f} (limit {1 / min_speedup:.2f}), "
+          f"median until clean {clean['ours'] / clean['py']:.2f}")
     if reqs["ours"] > max_req:
         bad.append(f"ours made {reqs['ours']} Neutron requests in a lifecycle (limit {max_req})")
     if med["ours"] > med["py"] / min_speedup:

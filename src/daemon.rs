@@ -2,6 +2,7 @@
 //! listener dockerd will find, serves until shutdown, and cleans up what it published.
 //! It knows the backends and the listener, not argv or signals (those are `main`'s).
 
+use crate::api::settle::SettleRequest;
 use crate::binding::{Binder, HostBinder};
 use crate::config::{BackendKind, Config, Listen};
 use crate::driver::Driver;
@@ -41,6 +42,9 @@ pub enum DaemonError {
     Binding(#[from] crate::binding::BindError),
 }
 
+/// How long shutdown waits for background deletes (systemd's stop timeout is 90 s).
+const SHUTDOWN_SETTLE_SECS: u64 = 10;
+
 /// The plugin name dockerd derives from the socket or spec file name.
 pub const PLUGIN_NAME: &str = "kuryr";
 
@@ -52,7 +56,23 @@ pub async fn run(
     let driver = open_backend(&config).await?;
     let (listener, published) = bind(&config).await?;
     tracing::info!(listen = %describe(&config.listen), "serving");
-    let result = server::serve(listener, server::router(driver), shutdown).await;
+    let result = server::serve(listener, server::router(driver.clone()), shutdown).await;
+    // Give deletes still running after their answer a moment to finish, so a plugin
+    // stopped to hand over to another (kuryr-libnetwork, a new version) leaves a
+    // clean Neutron; what is left stays journaled for the next start.
+    let left = driver
+        .settle(SettleRequest {
+            timeout: SHUTDOWN_SETTLE_SECS,
+        })
+        .await;
+    if let Ok(left) = left
+        && left.pending > 0
+    {
+        tracing::warn!(
+            pending = left.pending,
+            "stopping with deletes pending; the next start resumes them"
+        );
+    }
     // Remove what told dockerd where we are, so it fails fast instead of dialling a
     // dead address for 15 s.
     if let Err(error) = std::fs::remove_file(&published) {
@@ -76,7 +96,7 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
             let client = neutron::Client::new(options)?;
             let settings = neutron_driver::Settings::from_config(config);
             let binder: Arc<dyn Binder> = Arc::new(HostBinder::new(settings.binding.clone())?);
-            let driver = Arc::new(NeutronDriver::new(client, settings, binder));
+            let driver = Arc::new(NeutronDriver::new(client, settings, binder)?);
             // Warm up in the background: the plugin must answer dockerd even while
             // Neutron is still starting; calls retry the check until it succeeds.
             let probe = driver.clone();

@@ -6,6 +6,7 @@
 //! Nothing here knows HTTP, and nothing here does I/O.
 
 use crate::Error;
+use crate::api::settle::{SettleRequest, SettleResponse};
 use crate::api::{Empty, ipam, network};
 use async_trait::async_trait;
 
@@ -52,6 +53,12 @@ pub trait Driver: Send + Sync + 'static {
         &self,
         req: network::EndpointRequest,
     ) -> Result<Empty, Error>;
+
+    /// `/Kuryr.Settle`: waits for work done after answering Docker, and reports what
+    /// is left. Backends that finish everything before they answer have none.
+    async fn settle(&self, _req: SettleRequest) -> Result<SettleResponse, Error> {
+        Ok(SettleResponse::default())
+    }
 
     /// Swarm node discovery; only global-connectivity drivers get it. Nothing to do for
     /// backends that do not build overlays.

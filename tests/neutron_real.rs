@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use kuryr::api::ipam::{
     ReleaseAddressRequest, ReleasePoolRequest, RequestAddressRequest, RequestPoolRequest,
@@ -37,17 +38,22 @@ struct Rig {
     client: Client,
     check: Client,
     binder: Arc<RecordingBinder>,
+    /// `state_dir`: each driver's teardown journal.
+    state: tempfile::TempDir,
 }
 
-fn config_text(extra: &str) -> String {
+fn config_text(extra: &str, state_dir: &std::path::Path) -> String {
     format!(
-        "[DEFAULT]\nbackend = neutron\nstate_dir = /tmp\n[neutron]\nauth_type = none\nendpoint = {}\nbinding_host = kuryr-test-host\n{extra}",
+        "[DEFAULT]\nbackend = neutron\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {}\nbinding_host = kuryr-test-host\n{extra}",
+        state_dir.display(),
         url()
     )
 }
 
 async fn rig_with(extra: &str) -> Option<Rig> {
-    let loaded = from_ini_str(&config_text(extra), "test", &ProcessEnv).expect("config");
+    let state = tempfile::tempdir().expect("state dir");
+    let loaded =
+        from_ini_str(&config_text(extra, state.path()), "test", &ProcessEnv).expect("config");
     let options = from_section(&loaded.config.neutron.values, &|_| None).expect("options");
     let client = Client::new(options.clone()).expect("client");
     let check = Client::new(options).expect("client");
@@ -67,13 +73,15 @@ async fn rig_with(extra: &str) -> Option<Rig> {
         client.clone(),
         Settings::from_config(&loaded.config),
         binder.clone(),
-    );
+    )
+    .expect("journal");
     driver.probe().await.expect("probe");
     Some(Rig {
         driver,
         client,
         check,
         binder,
+        state,
     })
 }
 
@@ -83,13 +91,20 @@ async fn rig() -> Option<Rig> {
 
 impl Rig {
     /// The same Neutron, a fresh driver: as after a plugin restart.
+    /// Its journal is a new one: the first driver still holds its own (and has
+    /// settled, so nothing is lost).
     fn restarted(&self) -> NeutronDriver {
-        let loaded = from_ini_str(&config_text(""), "test", &ProcessEnv).expect("config");
+        let dir = self
+            .state
+            .path()
+            .join(format!("restart-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
+        let loaded = from_ini_str(&config_text("", &dir), "test", &ProcessEnv).expect("config");
         NeutronDriver::new(
             self.client.clone(),
             Settings::from_config(&loaded.config),
             self.binder.clone(),
         )
+        .expect("journal")
     }
 }
 
@@ -218,8 +233,15 @@ async fn network(d: &NeutronDriver, n: u8) -> (String, String) {
     (nid, p.pool_id)
 }
 
-/// ReleasePool then DeleteNetwork, dockerd's order; both must succeed.
+/// ReleasePool then DeleteNetwork, dockerd's order; both must succeed, and so must
+/// the deletes they leave running.
 async fn release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
+    answer_release_and_delete(d, nid, pool_id).await;
+    settled(d).await;
+}
+
+/// ReleasePool then DeleteNetwork, without waiting for the deletes after the answers.
+async fn answer_release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
     d.release_pool(ReleasePoolRequest {
         pool_id: pool_id.into(),
     })
@@ -230,6 +252,17 @@ async fn release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
     })
     .await
     .unwrap();
+}
+
+async fn no_ports_with(c: &Client, mac: &str) {
+    let left: Vec<Port> = c.list(&Query::new().eq("mac_address", mac)).await.unwrap();
+    assert!(left.is_empty(), "ports left with MAC {mac}: {left:?}");
+}
+
+/// Waits for the deletes that run after Docker's answer; none may be failing.
+async fn settled(d: &NeutronDriver) {
+    let left = d.drain(Duration::from_secs(30)).await;
+    assert_eq!(left.pending, 0, "deletes still pending: {:?}", left.errors);
 }
 
 /// Docker's teardown order after Leave: DeleteEndpoint, ReleaseAddress, ReleasePool,
@@ -570,13 +603,9 @@ async fn dual_stack_endpoint_is_one_tagged_port() {
     })
     .await
     .unwrap();
+    settled(d).await;
     assert!(networks_tagged(&r.check, &nid).await.is_empty());
-    let left: Vec<Port> = r
-        .check
-        .list(&Query::new().eq("mac_address", &mac(3)))
-        .await
-        .unwrap();
-    assert!(left.is_empty(), "ports left: {left:?}");
+    no_ports_with(&r.check, &mac(3)).await;
 }
 
 /// No --subnet (B4): CIDRs carved from the default pool, which is never deleted.
@@ -928,6 +957,7 @@ async fn address_spaces_are_address_scopes() {
     d.release_pool(ReleasePoolRequest { pool_id: p.pool_id })
         .await
         .unwrap();
+    settled(d).await;
     r.check.delete(Kind::AddressScopes, &scope).await.unwrap();
 }
 
@@ -965,9 +995,99 @@ async fn concurrent_pool_requests_make_one_pool() {
     })
     .await
     .unwrap();
+    settled(&d).await;
     assert!(
         pools_named(&r.check, &format!("kuryrPool-{pool}"))
             .await
             .is_empty()
     );
+}
+
+/// A container restarted with a static `--ip`: its old port is still being deleted in
+/// the background when the address is requested again; the request waits for that
+/// delete instead of failing on the taken address.
+#[tokio::test]
+async fn a_static_address_released_and_requested_again_waits_for_its_delete() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, p) = network(d, 12).await;
+    let ip = cidr(12).replace(".0/24", ".77");
+    for round in 0..2 {
+        let a = d
+            .request_address(addr_req(&p, Some(&ip), &[(MACKEY, &mac(70 + round))]))
+            .await
+            .unwrap();
+        assert_eq!(a.address.addr().to_string(), ip, "round {round}");
+        // A new port holds it, not the old one about to be deleted.
+        let query = Query::new().fixed_ip_address(&ip);
+        let holders: Vec<Port> = r.check.list(&query).await.unwrap();
+        let macs: Vec<&str> = holders.iter().map(|p| p.mac_address.as_str()).collect();
+        assert_eq!(macs, [mac(70 + round)], "round {round}");
+        d.release_address(ReleaseAddressRequest {
+            pool_id: p.clone(),
+            address: Some(a.address.addr()),
+        })
+        .await
+        .unwrap();
+    }
+    release_and_delete(d, &nid, &p).await;
+    no_ports_with(&r.check, &mac(71)).await;
+}
+
+/// `docker network rm` then `docker network create` on the same subnet: the old
+/// kuryrPool is still being deleted when the new one is requested; RequestPool waits
+/// for it and makes a fresh pool rather than adopting one about to vanish.
+#[tokio::test]
+async fn the_same_subnet_right_after_network_rm_gets_a_live_pool() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, old) = network(d, 13).await;
+    answer_release_and_delete(d, &nid, &old).await;
+    let (nid2, new) = network(d, 13).await;
+    assert_ne!(new, old, "a new pool, not the one being deleted");
+    let alive: Result<SubnetPool, _> = r.check.get(&new).await;
+    assert!(alive.is_ok(), "the new pool exists");
+    let gone: Result<SubnetPool, _> = r.check.get(&old).await;
+    assert!(gone.unwrap_err().is_not_found());
+    release_and_delete(d, &nid2, &new).await;
+}
+
+/// Deletes promised to Docker survive a crash: a journal left with a pending port
+/// delete is replayed when the next driver starts on the same `state_dir`.
+#[tokio::test]
+async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
+    let Some(r) = rig().await else { return };
+    let (nid, p) = network(&r.driver, 14).await;
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    let port: Port = r
+        .check
+        .create(&PortCreate {
+            network_id: net.id.clone(),
+            name: Some("kuryr-unbound-port".into()),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    let dir = r.state.path().join("crashed");
+    {
+        // What ReleaseAddress writes before it answers Docker.
+        let (journal, _) =
+            kuryr::store::Journal::<serde_json::Value>::open(&dir.join("neutron-teardown.redb"))
+                .unwrap();
+        journal
+            .append(&json!({"lane": net.id, "steps": [{"port": port.id}]}))
+            .await
+            .unwrap();
+    }
+    let loaded = from_ini_str(&config_text("", &dir), "test", &ProcessEnv).expect("config");
+    let next = NeutronDriver::new(
+        r.client.clone(),
+        Settings::from_config(&loaded.config),
+        r.binder.clone(),
+    )
+    .expect("journal");
+    settled(&next).await;
+    let gone: Result<Port, _> = r.check.get(&port.id).await;
+    assert!(gone.unwrap_err().is_not_found(), "the promised delete ran");
+    release_and_delete(&r.driver, &nid, &p).await;
 }

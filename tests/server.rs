@@ -542,3 +542,21 @@ async fn networks_are_isolated_and_a_firewall_failure_rolls_back() {
     .await;
     assert_eq!(isolated(&host), Some(vec!["kbrc16ddead9f55".to_string()]));
 }
+
+/// `/Kuryr.Settle` is kuryr's own call: the embedded backend finishes everything
+/// before it answers, so nothing is ever pending; a bad body is refused like any other.
+#[tokio::test]
+async fn settle_reports_an_empty_backlog_and_refuses_bad_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = backend(dir.path(), Arc::new(Recorder::new())).await;
+    create_network(&router, "10.30.0.0/24", "10.30.0.1/24").await;
+    let (status, reply) = call(&router, "/Kuryr.Settle", json!({"Timeout": 1})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({"Pending": 0, "Errors": []}));
+    let (status, reply) = call(&router, "/Kuryr.Settle", json!({"Timeout": "soon"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["Err"].as_str().unwrap().contains("Timeout"),
+        "{reply}"
+    );
+}

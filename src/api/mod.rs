@@ -5,11 +5,13 @@
 //! so they can be grepped across both code bases. Parsing is lenient where dockerd is
 //! sloppy (Go's `null` for empty maps and lists, `""` for "no address") and strict
 //! everywhere else, so a malformed body is refused at the edge with the field named.
-//! Unknown fields are ignored: newer dockerd releases add fields and calls.
+//! Unknown fields are ignored: newer dockerd releases add fields and calls. `settle` is
+//! kuryr's own call (not dockerd's), and strict.
 
 pub mod ipam;
 pub mod mac;
 pub mod network;
+pub mod settle;
 mod text;
 
 use serde::Serialize;

@@ -11,7 +11,7 @@ mod resources;
 mod types;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 

@@ -1,10 +1,12 @@
 //! RequestAddress and ReleaseAddress: Docker addresses onto Neutron ports.
 //!
 //! A container address is one `POST /ports` named `kuryr-unbound-port` with the
-//! Docker MAC; CreateEndpoint later binds that same port and tags it `compute:kuryr`. When Neutron says
-//! the address or MAC is taken (409), the holder is adopted only if it is a user's
-//! port that nothing uses (B11), and tagged `kuryr.port.existing` so release resets it
-//! instead of deleting it. Gateways and aux addresses are the subnet's, not ports.
+//! Docker MAC, already bound to this host; CreateEndpoint then tags that same port
+//! `compute:kuryr`. When Neutron says the address or MAC is taken (409), the holder is
+//! adopted only if it is a user's port that nothing uses (B11), and tagged
+//! `kuryr.port.existing` so release resets it instead of deleting it. Gateways and aux
+//! addresses are the subnet's, not ports. Release hands kuryr's port to the teardown
+//! runner, so Docker does not wait for the delete.
 
 use std::net::IpAddr;
 
@@ -17,6 +19,7 @@ use crate::neutron::{FixedIpRequest, Kind, NeutronError, Port, PortCreate, PortU
 use super::NeutronDriver;
 use super::names;
 use super::state::{AddressInfo, PoolInfo, SubnetInfo};
+use super::teardown::{COLLISION_WAIT, Job, Step};
 
 const GATEWAY_TYPE: &str = "com.docker.network.gateway";
 const REQUEST_TYPE: &str = "RequestAddressType";
@@ -158,7 +161,7 @@ async fn port_for(
     });
     let created = match sibling {
         Some(port) => add_address(d, &port, s, address).await,
-        None => d.client.create::<Port, _>(&body).await,
+        None => create_port(d, &body).await,
     };
     let (port, existing) = match created {
         // Untagged for now: its name marks it as kuryr's until CreateEndpoint adds
@@ -190,6 +193,25 @@ async fn port_for(
         .addresses
         .insert((s.id.clone(), ip), AddressInfo { port, existing });
     Ok(ip)
+}
+
+/// POST the port. A conflict while a port of this network is still being deleted
+/// (a restarted container asking for its static address again) waits for that delete
+/// and tries once more.
+async fn create_port(d: &NeutronDriver, body: &PortCreate) -> Result<Port, NeutronError> {
+    match d.client.create::<Port, _>(body).await {
+        Err(e) if e.is_conflict() && d.teardown.is_pending(&body.network_id) => {
+            if d.teardown
+                .wait_gone(&body.network_id, COLLISION_WAIT)
+                .await
+                .is_err()
+            {
+                return Err(e);
+            }
+            d.client.create(body).await
+        }
+        other => other,
+    }
 }
 
 /// Adds an address from subnet `s` to `port` (one PUT).
@@ -257,8 +279,10 @@ async fn adopt(
     };
     if !names::is_attached(&port.device_id, &port.tags)
         && names::is_kuryr_port(&port.name, &port.device_id, &port.tags)
+        && !d.teardown.is_pending(&port.id)
     {
-        // Our own pre-created port from an earlier attempt: keep owning it.
+        // Our own pre-created port from an earlier attempt: keep owning it (unless
+        // it is one we are deleting).
         return Ok((port, false));
     }
     let in_use =
@@ -318,10 +342,13 @@ pub async fn release(d: &NeutronDriver, pool_id: &str, ip: IpAddr) -> Result<(),
         let result = if existing {
             reset(d, &port).await
         } else {
-            d.client
-                .delete(Kind::Ports, &port.id)
+            // Docker only logs our answer: the delete runs after it (teardown.rs).
+            d.teardown
+                .submit(Job::new(
+                    &port.network_id,
+                    vec![Step::Port(port.id.clone())],
+                ))
                 .await
-                .map_err(Error::from)
         };
         if let Err(e) = result {
             errors.push(e);

@@ -23,25 +23,28 @@ mod options;
 mod pools;
 mod settings;
 mod state;
-
-#[cfg(test)]
-mod tests;
+mod teardown;
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use crate::Error;
+use crate::api::settle::{MAX_TIMEOUT_SECS, SettleRequest, SettleResponse};
 use crate::api::{Empty, ipam, network};
 use crate::binding::Binder;
 use crate::driver::Driver;
 use crate::neutron::{Client, NeutronError};
+use crate::store::StoreError;
 
 pub use settings::Settings;
+pub use teardown::Backlog;
 
 use locks::KeyedLocks;
 use state::Cache;
+use teardown::Teardown;
 
 pub struct NeutronDriver {
     client: Client,
@@ -50,18 +53,28 @@ pub struct NeutronDriver {
     cache: Mutex<Cache>,
     locks: KeyedLocks,
     probed: OnceCell<()>,
+    teardown: Arc<Teardown>,
 }
 
 impl NeutronDriver {
-    pub fn new(client: Client, settings: Settings, binder: Arc<dyn Binder>) -> NeutronDriver {
-        NeutronDriver {
+    /// Opens the teardown journal in `settings.state_dir` and resumes the deletes a
+    /// previous run left in it. Needs a tokio runtime.
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        binder: Arc<dyn Binder>,
+    ) -> Result<NeutronDriver, StoreError> {
+        let journal = settings.state_dir.join(teardown::JOURNAL_FILE);
+        let teardown = Teardown::start(client.clone(), &journal)?;
+        Ok(NeutronDriver {
             client,
             settings,
             binder,
             cache: Mutex::new(Cache::default()),
             locks: KeyedLocks::default(),
             probed: OnceCell::new(),
-        }
+            teardown,
+        })
     }
 
     /// Checks the extensions kuryr needs, once. Called at start-up to warm up, and
@@ -86,6 +99,12 @@ impl NeutronDriver {
             })
             .await
             .copied()
+    }
+
+    /// Waits up to `timeout` for the deletes running in the background (see
+    /// `teardown.rs`) and reports what is left.
+    pub async fn drain(&self, timeout: Duration) -> Backlog {
+        self.teardown.settle(timeout).await
     }
 
     fn cache(&self) -> MutexGuard<'_, Cache> {
@@ -195,6 +214,20 @@ impl Driver for NeutronDriver {
     async fn leave(&self, _req: network::EndpointRequest) -> Result<Empty, Error> {
         // The interface leaves with the sandbox; the port stays until DeleteEndpoint.
         Ok(Empty {})
+    }
+
+    async fn settle(&self, req: SettleRequest) -> Result<SettleResponse, Error> {
+        if req.timeout > MAX_TIMEOUT_SECS {
+            return Err(Error::BadRequest(format!(
+                "Timeout {} is over the {MAX_TIMEOUT_SECS} s limit",
+                req.timeout
+            )));
+        }
+        let left = self.drain(Duration::from_secs(req.timeout)).await;
+        Ok(SettleResponse {
+            pending: left.pending,
+            errors: left.errors,
+        })
     }
 
     async fn program_external_connectivity(

@@ -1,9 +1,11 @@
 //! CreateNetwork and DeleteNetwork: Docker networks onto Neutron networks and subnets.
 //!
-//! A new network and its subnets are made with their tags in the create requests
-//! (both families' subnets in one bulk request). A user's network named with
+//! A new network and its subnets (both families in one bulk request) are made, then
+//! tagged: Neutron 29 ignores tags in create bodies. A user's network named with
 //! `neutron.net.*` is tagged (never renamed, B6) and its subnets adopted by CIDR.
-//! A failure undoes what the call did (B9). Delete removes only what kuryr made.
+//! A failure undoes what the call did (B9). Delete removes only what kuryr made;
+//! kuryr's own network and pools are deleted by the teardown runner after Docker has
+//! its answer.
 
 use std::net::IpAddr;
 
@@ -18,6 +20,7 @@ use super::lookup::{PoolRef, one, prefixes};
 use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::{NetInfo, SubnetInfo};
+use super::teardown::{Job, Step};
 
 /// One address family of the request, resolved to its pool.
 struct Family {
@@ -291,12 +294,12 @@ async fn undo_network(d: &NeutronDriver, id: &str, original_tags: Option<&[Strin
     }
 }
 
-/// After kuryr's network is gone: deletes the kuryr subnet pools its subnets came
-/// from that Docker already released. After a restart nothing is known about
-/// releases, so every deletable pool is tried (a pool still in use answers 409 and is
-/// kept; one Docker still holds is then already gone when it releases it).
-async fn delete_released_pools(d: &NeutronDriver, net: &NetInfo) -> Vec<Error> {
-    let mut errors = Vec::new();
+/// The kuryr subnet pools behind `net`'s subnets that Docker already released, to be
+/// deleted after the network. After a restart nothing is known about releases, so
+/// every deletable pool is included (one still in use answers 409 and is kept; one
+/// Docker still holds is then already gone when it releases it).
+async fn released_pools(d: &NeutronDriver, net: &NetInfo) -> Result<Vec<Step>, Error> {
+    let mut steps = Vec::new();
     for s in &net.subnets {
         let Some(spid) = &s.subnetpool_id else {
             continue;
@@ -326,23 +329,14 @@ async fn delete_released_pools(d: &NeutronDriver, net: &NetInfo) -> Vec<Error> {
                         && d.is_deletable(&sp, s.cidr)
                 }
                 Err(e) if e.is_not_found() => false,
-                Err(e) => {
-                    errors.push(e.into());
-                    false
-                }
+                Err(e) => return Err(e.into()),
             },
         };
         if deletable {
-            match d.client.delete(Kind::SubnetPools, spid).await {
-                Ok(()) => {}
-                Err(e) if e.is_conflict() => {
-                    tracing::info!(pool = %spid, error = %e, "subnet pool still in use; kept");
-                }
-                Err(e) => errors.push(e.into()),
-            }
+            steps.push(Step::Pool(spid.clone()));
         }
     }
-    errors
+    Ok(steps)
 }
 
 /// DeleteNetwork: deletes kuryr's network (Neutron deletes its subnets with it), or
@@ -355,10 +349,15 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
     };
     let mut errors: Vec<Error> = Vec::new();
     if net.existing {
-        for s in net.subnets.iter().filter(|s| s.kuryr_owned) {
-            if let Err(e) = d.client.delete(Kind::Subnets, &s.id).await {
-                errors.push(e.into());
-            }
+        // In the network's lane: behind the deletes of the ports still on them.
+        let steps = net
+            .subnets
+            .iter()
+            .filter(|s| s.kuryr_owned)
+            .map(|s| Step::Subnet(s.id.clone()))
+            .collect();
+        if let Err(e) = d.teardown.submit(Job::new(&net.neutron_id, steps)).await {
+            errors.push(e);
         }
         let mut tags = names::id_tags(nid);
         tags.push(names::net_existing_tag(nid));
@@ -372,9 +371,14 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
             }
         }
     } else {
-        match d.client.delete(Kind::Networks, &net.neutron_id).await {
-            Ok(()) => errors.extend(delete_released_pools(d, &net).await),
-            Err(e) => errors.push(e.into()),
+        // Docker only logs our answer: the deletes run after it (teardown.rs).
+        let mut steps = vec![Step::Network(net.neutron_id.clone())];
+        match released_pools(d, &net).await {
+            Ok(pools) => steps.extend(pools),
+            Err(e) => errors.push(e),
+        }
+        if let Err(e) = d.teardown.submit(Job::new(&net.neutron_id, steps)).await {
+            errors.push(e);
         }
     }
     if errors.is_empty() {

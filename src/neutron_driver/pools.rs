@@ -20,6 +20,7 @@ use super::lookup::{PoolRef, one, prefixes};
 use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::PoolInfo;
+use super::teardown::{COLLISION_WAIT, Job, Step};
 
 pub async fn request(
     d: &NeutronDriver,
@@ -191,7 +192,7 @@ async fn kuryr_pool(
     if let Some(sid) = &subnet_id {
         query = query.tags(&[sid]);
     }
-    let found: Vec<SubnetPool> = d.client.list(&query).await?;
+    let found = live_pools(d, &query).await?;
     // A pool shadowing a user's subnet carries that subnet's id as a tag; a plain
     // request must not pick it up, nor a pool from another address space.
     let candidates: Vec<SubnetPool> = found
@@ -227,6 +228,24 @@ async fn kuryr_pool(
             subnet: None,
         },
     ))
+}
+
+/// The subnet pools `query` finds, once none of them is being deleted. The same CIDR
+/// just released (`network rm` then `network create`) waits for that pool's delete and
+/// looks again; a pool kept because another host uses it is then still there.
+async fn live_pools(d: &NeutronDriver, query: &Query) -> Result<Vec<SubnetPool>, Error> {
+    let found: Vec<SubnetPool> = d.client.list(query).await?;
+    let deleting: Vec<&SubnetPool> = found
+        .iter()
+        .filter(|p| d.teardown.is_pending(&p.id))
+        .collect();
+    if deleting.is_empty() {
+        return Ok(found);
+    }
+    for p in deleting {
+        d.teardown.wait_gone(&p.id, COLLISION_WAIT).await?;
+    }
+    Ok(d.client.list(query).await?)
 }
 
 fn looks_like_uuid(s: &str) -> bool {
@@ -326,32 +345,28 @@ pub async fn release(d: &NeutronDriver, pool_id: &str) -> Result<(), Error> {
         }
     }
     let mut errors = Vec::new();
+    // Deletes go through the teardown runner, in the lane of the subnet's network, so
+    // they queue behind a DeleteNetwork that came first (the other order).
+    let mut steps = Vec::new();
+    let mut lane = pool.subnetpool_id.clone();
     if let Some(subnet) = &pool.subnet {
-        let result = if subnet.kuryr_owned {
-            d.client.delete(Kind::Subnets, &subnet.id).await
-        } else if !pool_id.contains('/') {
-            d.client
+        lane = subnet.network_id.clone();
+        if subnet.kuryr_owned {
+            steps.push(Step::Subnet(subnet.id.clone()));
+        } else if !pool_id.contains('/')
+            && let Err(e) = d
+                .client
                 .remove_tag(Kind::Subnets, &subnet.id, pool_id)
                 .await
-        } else {
-            Ok(())
-        };
-        if let Err(e) = result {
+        {
             errors.push(e.into());
         }
     }
     if pool.deletable {
-        match d
-            .client
-            .delete(Kind::SubnetPools, &pool.subnetpool_id)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.is_conflict() => {
-                tracing::info!(pool_id, error = %e, "subnet pool still in use; kept");
-            }
-            Err(e) => errors.push(e.into()),
-        }
+        steps.push(Step::Pool(pool.subnetpool_id.clone()));
+    }
+    if let Err(e) = d.teardown.submit(Job::new(lane, steps)).await {
+        errors.push(e);
     }
     forget(d, pool_id, pool.subnet.as_ref().map(|s| s.id.as_str()));
     Error::from_all(errors)

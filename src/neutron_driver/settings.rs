@@ -1,5 +1,6 @@
 //! The Neutron backend's settings, read from a validated `Config` (kuryr.conf names).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::binding::BindingSettings;
@@ -26,6 +27,8 @@ pub struct Settings {
     /// `[neutron] vif_plugging_timeout`; `None` waits forever (0 in kuryr.conf).
     pub wait_timeout: Option<Duration>,
     pub binding: BindingSettings,
+    /// `[DEFAULT] state_dir`: the teardown journal lives here.
+    pub state_dir: PathBuf,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             wait_active: flag("vif_plugging_is_fatal", false),
             wait_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
             binding,
+            state_dir: config.state_dir.clone(),
         }
     }
 

@@ -7,7 +7,7 @@ use super::log::{log_call, record};
 use super::response::error_response;
 use super::{PluginJson, SharedDriver};
 use crate::Error;
-use crate::api::{ActivateResponse, ipam, network};
+use crate::api::{ActivateResponse, ipam, network, settle};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, Uri};
@@ -91,6 +91,10 @@ pub fn router(driver: SharedDriver) -> Router {
         .route(
             "/NetworkDriver.DiscoverNew",
             call(|d, r| async move { d.discover(r).await }),
+        )
+        .route(
+            "/Kuryr.Settle",
+            call(|d, r| async move { d.settle(r).await }),
         )
         .route(
             "/NetworkDriver.DiscoverDelete",
@@ -181,4 +185,5 @@ call_ids! {
     network::ProgramExternalConnectivityRequest =>
         [network_id: "network_id", endpoint_id: "endpoint_id"],
     network::DiscoveryRequest => [],
+    settle::SettleRequest => [],
 }

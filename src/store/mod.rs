@@ -7,14 +7,19 @@
 //! many concurrent calls share one fsync. Submission order must match the order of the
 //! in-memory changes it records; callers submit while holding the lock that orders them.
 //!
+//! `journal.rs` is the other durable structure here: an fsynced to-do list the
+//! Neutron backend keeps its promised deletes in.
+//!
 //! The store only writes and loads. It knows files, not HTTP, Docker or the kernel.
 
 mod commit;
 mod dump;
+mod journal;
 mod records;
 mod tables;
 
 pub use dump::to_json;
+pub use journal::Journal;
 pub use records::{EndpointRecord, NetworkRecord, Op, PoolRecord, Snapshot, SubnetRecord};
 
 use std::path::{Path, PathBuf};

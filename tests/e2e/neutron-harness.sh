@@ -8,7 +8,30 @@
 # shellcheck disable=SC2034  # globals are read by the suite
 
 log() { echo "e2e: $*" >&2; }
-d() { timeout "${E2E_CMD_TIMEOUT:-120}" "$DOCKER" "$@"; }
+# Our plugin deletes from Neutron after it has answered dockerd
+# (src/neutron_driver/teardown.rs). After a docker command that may tear
+# something down, wait for those deletes, so the checks that follow see Neutron
+# as it is about to be. kuryr-libnetwork deletes before answering.
+d() {
+  local rc=0
+  timeout "${E2E_CMD_TIMEOUT:-120}" "$DOCKER" "$@" || rc=$?
+  case "$1 ${2:-}" in
+    "rm "*|"run "*|"stop "*|"kill "*|"network rm"|"network disconnect") settle_ours ;;
+  esac
+  return "$rc"
+}
+# settle_ours: POST /Kuryr.Settle to our plugin when it is the active one;
+# a delete still failing after 60 s is reported, not hidden
+settle_ours() {
+  [ "${ACTIVE:-}" = ours ] || return 0
+  local uri="$OURS_URI" out args=(curl -s --max-time 70 -X POST -H 'Content-Type: application/json'
+    --data-binary '{"Timeout":60}')
+  case "$uri" in
+    unix://*) out="$("${args[@]}" --unix-socket "${uri#unix://}" http://x/Kuryr.Settle 2>/dev/null)" ;;
+    *) out="$("${args[@]}" "${uri%/}/Kuryr.Settle" 2>/dev/null)" ;;
+  esac
+  [[ "$out" == *'"Pending":0'* ]] || log "our plugin has deletes pending: ${out:-no answer from $uri}"
+}
 
 # ------------------------------------------------------------------ xfail --
 # A case that kuryr-libnetwork 18.0.0 is known to fail calls `xfail_if_py Bn`.

@@ -1,0 +1,422 @@
+//! Deletes that run after Docker has its answer.
+//!
+//! dockerd only logs what ReleaseAddress, ReleasePool and DeleteNetwork return and
+//! carries on (remote API spec §7), so waiting for Neutron there buys nothing but
+//! latency, and a failed delete returned to Docker is simply leaked: Docker never asks
+//! again. Here the delete is first written to a journal (fsync, about a millisecond),
+//! Docker gets its reply, and a background runner makes the Neutron calls, retrying
+//! with backoff until they succeed, across plugin restarts (the journal is replayed at
+//! start). So `docker rm` and `docker network rm` no longer wait on Neutron, and a
+//! delete that fails (a foreign port on a kuryr network, Neutron down) is retried
+//! instead of forgotten.
+//!
+//! Jobs in one lane (a Neutron network) run in order, so a port is gone before its
+//! network and the network before its subnet pool; lanes run side by side. Calls that
+//! would collide with a pending delete (a new pool on the same CIDR, a port on an
+//! address still held) wait for it first.
+//!
+//! Never: decides what to delete (the callers do), or speaks to Docker.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::Error;
+use crate::neutron::{Client, Kind, NeutronError};
+use crate::store::{Journal, StoreError};
+
+/// The journal's file name inside `state_dir`.
+pub const JOURNAL_FILE: &str = "neutron-teardown.redb";
+
+/// How long a call waits for a pending delete it collides with.
+pub const COLLISION_WAIT: Duration = Duration::from_secs(30);
+
+/// One idempotent Neutron delete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Port(String),
+    Subnet(String),
+    Network(String),
+    /// A kuryr subnet pool. Still in use (409, e.g. by another host's subnet) means
+    /// someone else needs it: kept, and the step is done.
+    Pool(String),
+}
+
+impl Step {
+    fn id(&self) -> &str {
+        match self {
+            Step::Port(id) | Step::Subnet(id) | Step::Network(id) | Step::Pool(id) => id,
+        }
+    }
+}
+
+/// Steps run in order, in the lane of the Neutron network they are about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub lane: String,
+    pub steps: Vec<Step>,
+}
+
+impl Job {
+    pub fn new(lane: impl Into<String>, steps: Vec<Step>) -> Job {
+        Job {
+            lane: lane.into(),
+            steps,
+        }
+    }
+
+    fn mentions(&self, id: &str) -> bool {
+        self.lane == id || self.steps.iter().any(|s| s.id() == id)
+    }
+}
+
+/// What is still to be deleted, for `/Kuryr.Settle` and the logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: usize,
+    /// The last error of each job that has failed at least once.
+    pub errors: Vec<String>,
+}
+
+struct Queued {
+    key: u64,
+    job: Job,
+    attempts: u32,
+    last_error: Option<String>,
+}
+
+pub struct Teardown {
+    client: Client,
+    journal: Journal<Job>,
+    /// A lane is in the map exactly while its runner task lives.
+    lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
+    changed: Notify,
+}
+
+impl Teardown {
+    /// Opens the journal at `path` and resumes what it holds. Needs a tokio runtime.
+    pub fn start(client: Client, path: &Path) -> Result<Arc<Teardown>, StoreError> {
+        let (journal, left) = Journal::open(path)?;
+        let teardown = Arc::new(Teardown {
+            client,
+            journal,
+            lanes: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+        });
+        if !left.is_empty() {
+            tracing::info!(
+                jobs = left.len(),
+                "resuming Neutron deletes left by the last run"
+            );
+        }
+        for (key, job) in left {
+            teardown.enqueue(key, job);
+        }
+        Ok(teardown)
+    }
+
+    /// Records `job` durably and runs it in the background. If the journal cannot be
+    /// written the job runs now instead, and its failure is the caller's.
+    pub async fn submit(self: &Arc<Self>, job: Job) -> Result<(), Error> {
+        if job.steps.is_empty() {
+            return Ok(());
+        }
+        match self.journal.append(&job).await {
+            Ok(key) => {
+                self.enqueue(key, job);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "teardown journal unavailable; deleting synchronously");
+                self.run(&job).await.map_err(Error::from)
+            }
+        }
+    }
+
+    /// Waits until no pending job mentions `id` (a lane or a step's object). Fails
+    /// after `timeout` with the job's last error.
+    pub async fn wait_gone(&self, id: &str, timeout: Duration) -> Result<(), Error> {
+        self.wait(|job| job.mentions(id), timeout)
+            .await
+            .map_err(|last| {
+                Error::Unsupported(format!(
+                    "{id} is still being deleted from Neutron after {}s{}",
+                    timeout.as_secs(),
+                    last.map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                ))
+            })
+    }
+
+    /// Waits up to `timeout` for every pending job, then reports what is left.
+    pub async fn settle(&self, timeout: Duration) -> Backlog {
+        let _ = self.wait(|_| true, timeout).await;
+        self.backlog()
+    }
+
+    pub fn backlog(&self) -> Backlog {
+        let lanes = self.lanes();
+        let jobs = lanes.values().flatten();
+        Backlog {
+            pending: jobs.clone().count(),
+            errors: jobs.filter_map(|q| q.last_error.clone()).collect(),
+        }
+    }
+
+    /// Whether some pending job mentions `id`.
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.lanes().values().flatten().any(|q| q.job.mentions(id))
+    }
+
+    async fn wait(
+        &self,
+        matches: impl Fn(&Job) -> bool,
+        timeout: Duration,
+    ) -> Result<(), Option<String>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the check, so a change between the check and the
+            // await still wakes us.
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
+            let last_error = {
+                let lanes = self.lanes();
+                let mut pending = lanes.values().flatten().filter(|q| matches(&q.job));
+                match pending.next() {
+                    None => return Ok(()),
+                    Some(first) => first.last_error.clone(),
+                }
+            };
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(last_error);
+            }
+        }
+    }
+
+    fn enqueue(self: &Arc<Self>, key: u64, job: Job) {
+        let lane = job.lane.clone();
+        let mut lanes = self.lanes();
+        let queue = lanes.entry(lane.clone()).or_default();
+        let idle = queue.is_empty();
+        queue.push_back(Queued {
+            key,
+            job,
+            attempts: 0,
+            last_error: None,
+        });
+        drop(lanes);
+        if idle {
+            let me = self.clone();
+            tokio::spawn(async move { me.run_lane(lane).await });
+        }
+    }
+
+    async fn run_lane(self: Arc<Self>, lane: String) {
+        loop {
+            let next = {
+                let mut lanes = self.lanes();
+                match lanes.get(&lane).and_then(|q| q.front()) {
+                    Some(q) => (q.key, q.job.clone(), q.attempts),
+                    None => {
+                        lanes.remove(&lane);
+                        return;
+                    }
+                }
+            };
+            let (key, job, attempts) = next;
+            match self.run(&job).await {
+                Ok(()) => {
+                    if let Err(error) = self.journal.remove(key).await {
+                        // Replayed after a restart: every step is idempotent.
+                        tracing::warn!(%error, key, "teardown done but not removed from the journal");
+                    }
+                    if attempts > 0 {
+                        tracing::info!(lane, attempts, "teardown succeeded after retrying");
+                    }
+                    if let Some(queue) = self.lanes().get_mut(&lane) {
+                        queue.pop_front();
+                    }
+                }
+                Err(error) => {
+                    let delay = backoff(attempts);
+                    tracing::warn!(lane, %error, retry_in = ?delay, "teardown failed; will retry");
+                    if let Some(q) = self.lanes().get_mut(&lane).and_then(|q| q.front_mut()) {
+                        q.attempts += 1;
+                        q.last_error = Some(error.to_string());
+                    }
+                    self.changed.notify_waiters();
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Runs every step in order; a retry starts again from the first (each step is
+    /// idempotent: already gone is success).
+    async fn run(&self, job: &Job) -> Result<(), NeutronError> {
+        for step in &job.steps {
+            let (kind, id) = match step {
+                Step::Port(id) => (Kind::Ports, id),
+                Step::Subnet(id) => (Kind::Subnets, id),
+                Step::Network(id) => (Kind::Networks, id),
+                Step::Pool(id) => (Kind::SubnetPools, id),
+            };
+            match self.client.delete(kind, id).await {
+                Err(e) if e.is_conflict() && matches!(step, Step::Pool(_)) => {
+                    tracing::info!(pool = %id, error = %e, "subnet pool still in use; kept");
+                }
+                result => result?,
+            }
+        }
+        Ok(())
+    }
+
+    fn lanes(&self) -> MutexGuard<'_, HashMap<String, VecDeque<Queued>>> {
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// 0.5 s, doubling, at most a minute: a foreign port on a kuryr network may stay for
+/// hours, and a retry is one cheap request.
+fn backoff(attempts: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neutron::fake::{Fake, Script};
+    use crate::neutron::{AuthMethod, ClientOptions};
+    use serde_json::json;
+
+    async fn client(fake: &Fake) -> Client {
+        fake.state().no_auth = true;
+        Client::new(ClientOptions::new(AuthMethod::None {
+            endpoint: fake.url("/"),
+        }))
+        .unwrap()
+    }
+
+    fn deletes(fake: &Fake) -> Vec<String> {
+        fake.state()
+            .seen
+            .iter()
+            .filter(|s| s.method == "DELETE")
+            .map(|s| s.path.clone())
+            .collect()
+    }
+
+    fn fail(path: &str, status: u16) -> Script {
+        Script {
+            method: "DELETE",
+            path: format!("v2.0/{path}"),
+            status,
+            body: json!({"NeutronError": {"type": "Conflict", "message": "in use"}}),
+            request_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lane_runs_its_jobs_in_order_and_settles() {
+        let fake = Fake::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
+        t.submit(Job::new("n1", vec![Step::Port("p1".into())]))
+            .await
+            .unwrap();
+        t.submit(Job::new(
+            "n1",
+            vec![Step::Network("n1".into()), Step::Pool("sp1".into())],
+        ))
+        .await
+        .unwrap();
+        assert_eq!(t.settle(Duration::from_secs(5)).await, Backlog::default());
+        assert_eq!(
+            deletes(&fake),
+            ["v2.0/ports/p1", "v2.0/networks/n1", "v2.0/subnetpools/sp1"]
+        );
+        // Done jobs leave the journal.
+        drop(t);
+        let (_, left) = Journal::<Job>::open(&dir.path().join(JOURNAL_FILE)).unwrap();
+        assert!(left.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pool_still_in_use_is_kept_and_the_job_is_done() {
+        let fake = Fake::start().await;
+        fake.state().scripts.push(fail("subnetpools/sp1", 409));
+        let dir = tempfile::tempdir().unwrap();
+        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
+        t.submit(Job::new("n1", vec![Step::Pool("sp1".into())]))
+            .await
+            .unwrap();
+        assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
+    }
+
+    #[tokio::test]
+    async fn a_failing_delete_is_retried_and_waiters_see_its_error() {
+        let fake = Fake::start().await;
+        fake.state().scripts.push(fail("networks/n1", 409));
+        let dir = tempfile::tempdir().unwrap();
+        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
+        t.submit(Job::new("n1", vec![Step::Network("n1".into())]))
+            .await
+            .unwrap();
+        t.submit(Job::new("n2", vec![Step::Port("p2".into())]))
+            .await
+            .unwrap();
+        // The other lane is not held up by the failing one.
+        t.wait_gone("p2", Duration::from_secs(5)).await.unwrap();
+        assert!(t.is_pending("n1"));
+        let e = t
+            .wait_gone("n1", Duration::from_millis(200))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("still being deleted") && e.contains("in use"),
+            "{e}"
+        );
+        assert_eq!(t.backlog().errors.len(), 1);
+        // The foreign port goes; the next retry (after 0.5 s) succeeds.
+        fake.state().scripts.clear();
+        assert_eq!(t.settle(Duration::from_secs(5)).await, Backlog::default());
+        let tries = deletes(&fake)
+            .iter()
+            .filter(|p| *p == "v2.0/networks/n1")
+            .count();
+        assert_eq!(tries, 2);
+    }
+
+    #[tokio::test]
+    async fn jobs_left_by_a_crash_are_resumed_at_start() {
+        let fake = Fake::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        {
+            // As if the plugin died right after answering Docker.
+            let (journal, _) = Journal::<Job>::open(&path).unwrap();
+            journal
+                .append(&Job::new("n1", vec![Step::Port("p1".into())]))
+                .await
+                .unwrap();
+        }
+        let t = Teardown::start(client(&fake).await, &path).unwrap();
+        assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
+        assert_eq!(deletes(&fake), ["v2.0/ports/p1"]);
+    }
+
+    #[test]
+    fn backoff_grows_to_a_minute() {
+        assert_eq!(backoff(0), Duration::from_millis(500));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(30), Duration::from_secs(60));
+    }
+}
