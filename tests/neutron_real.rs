@@ -1091,3 +1091,42 @@ async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
     assert!(gone.unwrap_err().is_not_found(), "the promised delete ran");
     release_and_delete(&r.driver, &nid, &p).await;
 }
+
+/// A foreign port on kuryr's network makes Neutron refuse the network delete (409).
+/// dockerd has already forgotten the network (it ignores DeleteNetwork errors), so
+/// kuryr-libnetwork leaks it for good; here the delete is retried, reported by
+/// `drain`, and done once the port is gone, the pool after it.
+#[tokio::test]
+async fn a_refused_network_delete_is_retried_until_it_succeeds() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, p) = network(d, 15).await;
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    let foreign: Port = r
+        .check
+        .create(&PortCreate {
+            network_id: net.id.clone(),
+            name: Some("someone-elses-vm".into()),
+            device_owner: Some("compute:nova".into()),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    answer_release_and_delete(d, &nid, &p).await;
+    let left = d.drain(Duration::from_secs(2)).await;
+    assert_eq!(left.pending, 1, "{left:?}");
+    assert!(
+        left.errors.iter().any(|e| e.contains("409")),
+        "Neutron's refusal is reported: {left:?}"
+    );
+    assert!(
+        r.check.get::<Network>(&net.id).await.is_ok(),
+        "kept for now"
+    );
+    r.check.delete(Kind::Ports, &foreign.id).await.unwrap();
+    settled(d).await;
+    let gone: Result<Network, _> = r.check.get(&net.id).await;
+    assert!(gone.unwrap_err().is_not_found(), "deleted on a retry");
+    let pool: Result<SubnetPool, _> = r.check.get(&p).await;
+    assert!(pool.unwrap_err().is_not_found(), "and its pool after it");
+}
