@@ -2,7 +2,7 @@
 //! the library; this file only wires it.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kuryr::config::{self, Loaded, ProcessEnv};
+use kuryr::config::{self, BackendKind, Loaded, ProcessEnv};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,9 +105,18 @@ fn state(config_file: Option<PathBuf>) -> ExitCode {
     let Some(loaded) = load(config_file) else {
         return ExitCode::from(2);
     };
-    match kuryr::store::read_snapshot(&loaded.config.state_dir) {
-        Ok(snapshot) => {
-            let text = serde_json::to_string_pretty(&kuryr::store::to_json(&snapshot))
+    let config = &loaded.config;
+    let view = match config.backend {
+        BackendKind::Embedded => {
+            kuryr::store::read_snapshot(&config.state_dir).map(|s| kuryr::store::to_json(&s))
+        }
+        // Its state is Neutron's; what is local is the deletes still owed to it.
+        BackendKind::Neutron => kuryr::neutron_driver::pending_deletes(&config.state_dir)
+            .map(|jobs| serde_json::json!({ "pending_neutron_deletes": jobs })),
+    };
+    match view {
+        Ok(view) => {
+            let text = serde_json::to_string_pretty(&view)
                 .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
             let mut stdout = std::io::stdout().lock();
             if writeln!(stdout, "{text}").is_err() {

@@ -170,3 +170,46 @@ fn neutron_backend_starts_before_neutron_and_names_the_problem() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `kuryr state` of a stopped Neutron-backed plugin lists the deletes it still owes
+/// Neutron (its teardown journal), in the order they will run at the next start.
+#[tokio::test]
+async fn state_of_a_neutron_plugin_lists_the_deletes_it_owes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:9\n",
+            state_dir.display()
+        ),
+    )
+    .unwrap();
+    let state = || {
+        let out = Command::new(BIN)
+            .args(["state", "--config-file"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(state(), serde_json::json!({"pending_neutron_deletes": []}));
+    {
+        let (journal, _) = kuryr::store::Journal::<serde_json::Value>::open(
+            &state_dir.join("neutron-teardown.redb"),
+        )
+        .unwrap();
+        for job in [
+            serde_json::json!({"lane": "n1", "steps": [{"port": "p1"}]}),
+            serde_json::json!({"lane": "n1", "steps": [{"network": "n1"}, {"pool": "sp1"}]}),
+        ] {
+            journal.append(&job).await.unwrap();
+        }
+    }
+    let jobs = state()["pending_neutron_deletes"].clone();
+    assert_eq!(jobs[0]["steps"], serde_json::json!([{"port": "p1"}]));
+    assert_eq!(jobs[1]["steps"][1], serde_json::json!({"pool": "sp1"}));
+    assert!(jobs[0]["key"].as_u64().unwrap() < jobs[1]["key"].as_u64().unwrap());
+}

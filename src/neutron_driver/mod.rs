@@ -112,6 +112,22 @@ impl NeutronDriver {
     }
 }
 
+/// The deletes a stopped plugin still owes Neutron (its teardown journal in
+/// `state_dir`), as stored: `{"key", "lane", "steps"}` each, in the order they run.
+pub fn pending_deletes(state_dir: &std::path::Path) -> Result<Vec<serde_json::Value>, StoreError> {
+    let path = state_dir.join(teardown::JOURNAL_FILE);
+    let records = crate::store::Journal::<serde_json::Value>::read(&path)?;
+    Ok(records
+        .into_iter()
+        .map(|(key, mut job)| {
+            if let Some(fields) = job.as_object_mut() {
+                fields.insert("key".into(), key.into());
+            }
+            job
+        })
+        .collect())
+}
+
 impl From<NeutronError> for Error {
     fn from(e: NeutronError) -> Error {
         Error::Neutron(e)

@@ -51,21 +51,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Journal<T> {
         txn.open_table(RECORDS)
             .map_err(|e| StoreError::db("open records", e))?;
         txn.commit().map_err(|e| StoreError::db("commit", e))?;
-
-        let txn = db.begin_read().map_err(|e| StoreError::db("begin", e))?;
-        let table = txn
-            .open_table(RECORDS)
-            .map_err(|e| StoreError::db("open records", e))?;
-        let mut records = Vec::new();
-        for row in table.iter().map_err(|e| StoreError::db("read", e))? {
-            let (key, value) = row.map_err(|e| StoreError::db("read", e))?;
-            match serde_json::from_slice(value.value()) {
-                Ok(record) => records.push((key.value(), record)),
-                Err(error) => {
-                    tracing::warn!(key = key.value(), %error, "journal record dropped");
-                }
-            }
-        }
+        let records = read_records(&db)?;
         Ok((
             Journal {
                 db: Arc::new(db),
@@ -73,6 +59,19 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Journal<T> {
             },
             records,
         ))
+    }
+
+    /// What a journal no process has open holds, for `kuryr state`; none when the
+    /// file does not exist.
+    pub fn read(path: &Path) -> Result<Records<T>, StoreError> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let db = Database::open(path).map_err(|source| StoreError::Open {
+            path: PathBuf::from(path),
+            source: source.into(),
+        })?;
+        read_records(&db)
     }
 
     /// Appends `record` durably and returns its key.
@@ -118,6 +117,24 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Journal<T> {
     }
 }
 
+fn read_records<T: DeserializeOwned>(db: &Database) -> Result<Records<T>, StoreError> {
+    let txn = db.begin_read().map_err(|e| StoreError::db("begin", e))?;
+    let table = txn
+        .open_table(RECORDS)
+        .map_err(|e| StoreError::db("open records", e))?;
+    let mut records = Vec::new();
+    for row in table.iter().map_err(|e| StoreError::db("read", e))? {
+        let (key, value) = row.map_err(|e| StoreError::db("read", e))?;
+        match serde_json::from_slice(value.value()) {
+            Ok(record) => records.push((key.value(), record)),
+            Err(error) => {
+                tracing::warn!(key = key.value(), %error, "journal record dropped");
+            }
+        }
+    }
+    Ok(records)
+}
+
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, StoreError> {
@@ -144,9 +161,20 @@ mod tests {
             journal.remove(b).await.unwrap();
             journal.remove(b).await.unwrap();
         }
+        let read = Journal::<String>::read(&path).unwrap();
         let (journal, old) = Journal::<String>::open(&path).unwrap();
         let values: Vec<&str> = old.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(values, ["a", "c"]);
+        assert_eq!(read, old, "read sees what open does");
+        assert!(
+            Journal::<String>::read(&path).is_err(),
+            "not while another holds it open"
+        );
+        assert!(
+            Journal::<String>::read(&dir.path().join("none"))
+                .unwrap()
+                .is_empty()
+        );
         // Keys keep growing after a reopen, so order is kept across restarts.
         let d = journal.append(&"d".to_string()).await.unwrap();
         assert!(old.iter().all(|(k, _)| *k < d));
