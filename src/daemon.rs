@@ -57,7 +57,12 @@ pub async fn run(
     let (listener, published) = bind(&config).await?;
     tracing::info!(listen = %describe(&config.listen), "serving");
     let result = server::serve(listener, server::router(driver.clone()), shutdown).await;
-    // Give deletes still running after their answer a moment to finish, so a plugin
+    // Remove what told dockerd where we are, so it fails fast instead of dialling a
+    // dead address for 15 s.
+    if let Err(error) = std::fs::remove_file(&published) {
+        tracing::debug!(path = %published.display(), %error, "not removed");
+    }
+    // Then give deletes still running after their answer a moment to finish, so a plugin
     // stopped to hand over to another (kuryr-libnetwork, a new version) leaves a
     // clean Neutron; what is left stays journaled for the next start.
     let left = driver
@@ -72,11 +77,6 @@ pub async fn run(
             pending = left.pending,
             "stopping with deletes pending; the next start resumes them"
         );
-    }
-    // Remove what told dockerd where we are, so it fails fast instead of dialling a
-    // dead address for 15 s.
-    if let Err(error) = std::fs::remove_file(&published) {
-        tracing::debug!(path = %published.display(), %error, "not removed");
     }
     result.map_err(|source| DaemonError::Listen {
         what: describe(&config.listen),
