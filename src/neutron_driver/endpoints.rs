@@ -20,11 +20,11 @@ use crate::binding::{Vif, container_ifname};
 use crate::neutron::{FixedIpRequest, Kind, Port, PortCreate, PortUpdate, Query};
 
 use super::NeutronDriver;
+use super::activation::{self, ACTIVE};
 use super::lookup::holds;
 use super::names;
 use super::state::{EndpointInfo, NetInfo, SubnetInfo};
 
-const ACTIVE: &str = "ACTIVE";
 /// How long a port status that is not ACTIVE is served from the cache.
 const STATUS_TTL: Duration = Duration::from_secs(1);
 
@@ -87,7 +87,7 @@ pub async fn create(
             (Some(keep), port, existing, vif)
         }
     };
-    let port = match wait_active(d, port).await {
+    let port = match activation::wait_active(d, port).await {
         Ok(port) => port,
         Err((port, e)) => {
             undo(d, &port, before.as_ref(), &vif).await;
@@ -413,35 +413,6 @@ async fn plug(d: &NeutronDriver, vif: &Vif) -> Result<(), Error> {
         )));
     }
     d.binder.bind(vif).await.map_err(Error::from)
-}
-
-/// `[neutron] vif_plugging_is_fatal`: poll the port once a second until ACTIVE.
-async fn wait_active(d: &NeutronDriver, port: Port) -> Result<Port, (Port, Error)> {
-    if !d.settings.wait_active || port.status == ACTIVE {
-        return Ok(port);
-    }
-    let started = Instant::now();
-    let mut last = port;
-    loop {
-        if d.settings
-            .wait_timeout
-            .is_some_and(|t| started.elapsed() >= t)
-        {
-            let e = Error::Unsupported(format!(
-                "Neutron port {} did not become ACTIVE in {:?} (status {})",
-                last.id,
-                d.settings.wait_timeout.unwrap_or_default(),
-                last.status
-            ));
-            return Err((last, e));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        match d.client.get::<Port>(&last.id).await {
-            Ok(port) if port.status == ACTIVE => return Ok(port),
-            Ok(port) => last = port,
-            Err(error) => tracing::warn!(port = %last.id, %error, "polling port status"),
-        }
-    }
 }
 
 /// Rollback of CreateEndpoint: a port it made is deleted, a port it bound gets its

@@ -12,6 +12,7 @@
 //! Never: touches an object it did not create or adopt (B6), speaks HTTP to Docker
 //! (that is `server`'s), or plugs interfaces itself (that is `binding`'s).
 
+mod activation;
 mod addresses;
 mod endpoints;
 mod exposure;
