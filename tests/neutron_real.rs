@@ -1092,12 +1092,12 @@ async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
     release_and_delete(&r.driver, &nid, &p).await;
 }
 
-/// A foreign port on kuryr's network makes Neutron refuse the network delete (409).
-/// dockerd has already forgotten the network (it ignores DeleteNetwork errors), so
-/// kuryr-libnetwork leaks it for good; here the delete is retried, reported by
-/// `drain`, and done once the port is gone, the pool after it.
+/// A foreign port on kuryr's network (a VM, another swarm node's container) makes
+/// Neutron refuse the network delete (409). The network is still in use, so it is
+/// kept, as kuryr-libnetwork's refused delete keeps it, and not retried behind the
+/// user's back; the deletes are done, and nothing is reported as failing.
 #[tokio::test]
-async fn a_refused_network_delete_is_retried_until_it_succeeds() {
+async fn a_network_others_still_use_is_kept() {
     let Some(r) = rig().await else { return };
     let d = &r.driver;
     let (nid, p) = network(d, 15).await;
@@ -1112,21 +1112,14 @@ async fn a_refused_network_delete_is_retried_until_it_succeeds() {
         })
         .await
         .unwrap();
-    answer_release_and_delete(d, &nid, &p).await;
-    let left = d.drain(Duration::from_secs(2)).await;
-    assert_eq!(left.pending, 1, "{left:?}");
-    assert!(
-        left.errors.iter().any(|e| e.contains("409")),
-        "Neutron's refusal is reported: {left:?}"
-    );
-    assert!(
-        r.check.get::<Network>(&net.id).await.is_ok(),
-        "kept for now"
-    );
-    r.check.delete(Kind::Ports, &foreign.id).await.unwrap();
-    settled(d).await;
-    let gone: Result<Network, _> = r.check.get(&net.id).await;
-    assert!(gone.unwrap_err().is_not_found(), "deleted on a retry");
-    let pool: Result<SubnetPool, _> = r.check.get(&p).await;
-    assert!(pool.unwrap_err().is_not_found(), "and its pool after it");
+    release_and_delete(d, &nid, &p).await;
+    assert!(r.check.get::<Network>(&net.id).await.is_ok(), "kept");
+    assert!(r.check.get::<SubnetPool>(&p).await.is_ok(), "its pool too");
+    for (kind, id) in [
+        (Kind::Ports, &foreign.id),
+        (Kind::Networks, &net.id),
+        (Kind::SubnetPools, &p),
+    ] {
+        r.check.delete(kind, id).await.unwrap();
+    }
 }

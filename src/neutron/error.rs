@@ -60,6 +60,17 @@ impl NeutronError {
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
+
+    /// Whether asking again later may succeed: no answer, a server error, a timeout
+    /// or throttling, or authentication (Keystone may be down). A refusal (another
+    /// 4xx) or an answer that does not decode will be the same next time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NeutronError::Transport { .. } | NeutronError::Auth(_) => true,
+            NeutronError::Api { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            NeutronError::Decode { .. } | NeutronError::Config(_) => false,
+        }
+    }
 }
 
 /// Extracts the message from a Neutron error body. Neutron answers

@@ -432,3 +432,22 @@ fn unreadable_cafile_is_a_config_error() {
     options.cafile = Some("/nonexistent/ca.pem".into());
     assert!(matches!(Client::new(options), Err(NeutronError::Config(_))));
 }
+
+#[test]
+fn only_failures_that_may_pass_are_transient() {
+    let api = |status| NeutronError::Api {
+        method: "DELETE".into(),
+        url: "u".into(),
+        status,
+        message: String::new(),
+        request_id: None,
+    };
+    for status in [500, 503, 408, 429] {
+        assert!(api(status).is_transient(), "{status}");
+    }
+    for status in [400, 403, 409] {
+        assert!(!api(status).is_transient(), "{status}");
+    }
+    assert!(NeutronError::Auth("keystone down".into()).is_transient());
+    assert!(!NeutronError::Config("no endpoint".into()).is_transient());
+}

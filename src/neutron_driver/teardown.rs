@@ -7,8 +7,14 @@
 //! Docker gets its reply, and a background runner makes the Neutron calls, retrying
 //! with backoff until they succeed, across plugin restarts (the journal is replayed at
 //! start). So `docker rm` and `docker network rm` no longer wait on Neutron, and a
-//! delete that fails (a foreign port on a kuryr network, Neutron down) is retried
-//! instead of forgotten.
+//! delete that fails for a passing reason (Neutron down, a 5xx) is retried instead of
+//! forgotten.
+//!
+//! A refusal is not passing: Neutron answers 409 for a network still used by ports
+//! kuryr does not own (another swarm node's containers, a VM) and 400 for a pool that
+//! still has subnets (another host's). The object is kept, as kuryr-libnetwork's
+//! refused delete keeps it, and the step counts as done: deleting it later, once
+//! unused, could pull a network from under a swarm node that still has it.
 //!
 //! Jobs in one lane (a Neutron network) run in order, so a port is gone before its
 //! network and the network before its subnet pool; lanes run side by side. Calls that
@@ -43,8 +49,6 @@ pub enum Step {
     Port(String),
     Subnet(String),
     Network(String),
-    /// A kuryr subnet pool. Still in use (409, e.g. by another host's subnet) means
-    /// someone else needs it: kept, and the step is done.
     Pool(String),
 }
 
@@ -269,8 +273,8 @@ impl Teardown {
                 Step::Pool(id) => (Kind::SubnetPools, id),
             };
             match self.client.delete(kind, id).await {
-                Err(e) if e.is_conflict() && matches!(step, Step::Pool(_)) => {
-                    tracing::info!(pool = %id, error = %e, "subnet pool still in use; kept");
+                Err(e) if !e.is_transient() => {
+                    tracing::warn!(?step, error = %e, "Neutron refuses the delete; kept");
                 }
                 result => result?,
             }
@@ -283,8 +287,8 @@ impl Teardown {
     }
 }
 
-/// 0.5 s, doubling, at most a minute: a foreign port on a kuryr network may stay for
-/// hours, and a retry is one cheap request.
+/// 0.5 s, doubling, at most a minute: Neutron may be down for long, and a retry is one
+/// cheap request.
 fn backoff(attempts: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
 }
@@ -313,12 +317,23 @@ mod tests {
             .collect()
     }
 
+    fn network_then_pool() -> Job {
+        Job::new(
+            "n1",
+            vec![Step::Network("n1".into()), Step::Pool("sp1".into())],
+        )
+    }
+
+    async fn start(fake: &Fake, dir: &tempfile::TempDir) -> Arc<Teardown> {
+        Teardown::start(client(fake).await, &dir.path().join(JOURNAL_FILE)).unwrap()
+    }
+
     fn fail(path: &str, status: u16) -> Script {
         Script {
             method: "DELETE",
             path: format!("v2.0/{path}"),
             status,
-            body: json!({"NeutronError": {"type": "Conflict", "message": "in use"}}),
+            body: json!({"NeutronError": {"type": "Failed", "message": "refused"}}),
             request_id: None,
         }
     }
@@ -327,16 +342,11 @@ mod tests {
     async fn a_lane_runs_its_jobs_in_order_and_settles() {
         let fake = Fake::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
+        let t = start(&fake, &dir).await;
         t.submit(Job::new("n1", vec![Step::Port("p1".into())]))
             .await
             .unwrap();
-        t.submit(Job::new(
-            "n1",
-            vec![Step::Network("n1".into()), Step::Pool("sp1".into())],
-        ))
-        .await
-        .unwrap();
+        t.submit(network_then_pool()).await.unwrap();
         assert_eq!(t.settle(Duration::from_secs(5)).await, Backlog::default());
         assert_eq!(
             deletes(&fake),
@@ -349,23 +359,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_pool_still_in_use_is_kept_and_the_job_is_done() {
+    async fn what_others_still_use_is_kept_and_the_job_is_done() {
         let fake = Fake::start().await;
-        fake.state().scripts.push(fail("subnetpools/sp1", 409));
+        fake.state().scripts.push(fail("networks/n1", 409));
+        fake.state().scripts.push(fail("subnetpools/sp1", 400));
         let dir = tempfile::tempdir().unwrap();
-        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
-        t.submit(Job::new("n1", vec![Step::Pool("sp1".into())]))
-            .await
-            .unwrap();
-        assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
+        let t = start(&fake, &dir).await;
+        t.submit(network_then_pool()).await.unwrap();
+        assert_eq!(t.settle(Duration::from_secs(5)).await, Backlog::default());
+        assert_eq!(
+            deletes(&fake),
+            ["v2.0/networks/n1", "v2.0/subnetpools/sp1"],
+            "each tried once, not retried"
+        );
     }
 
     #[tokio::test]
     async fn a_failing_delete_is_retried_and_waiters_see_its_error() {
         let fake = Fake::start().await;
-        fake.state().scripts.push(fail("networks/n1", 409));
+        fake.state().scripts.push(fail("networks/n1", 503));
         let dir = tempfile::tempdir().unwrap();
-        let t = Teardown::start(client(&fake).await, &dir.path().join(JOURNAL_FILE)).unwrap();
+        let t = start(&fake, &dir).await;
         t.submit(Job::new("n1", vec![Step::Network("n1".into())]))
             .await
             .unwrap();
@@ -381,11 +395,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("still being deleted") && e.contains("in use"),
+            e.contains("still being deleted") && e.contains("503"),
             "{e}"
         );
         assert_eq!(t.backlog().errors.len(), 1);
-        // The foreign port goes; the next retry (after 0.5 s) succeeds.
+        // Neutron recovers; the next retry (after 0.5 s) succeeds.
         fake.state().scripts.clear();
         assert_eq!(t.settle(Duration::from_secs(5)).await, Backlog::default());
         let tries = deletes(&fake)
