@@ -4,10 +4,10 @@
 //!
 //! It differs from kuryr-libnetwork where that one is broken (B1–B18 of the
 //! inventory; each fix is named where it is made) and in its round trips: ports are
-//! pre-created with the Docker MAC, tags are set in one request per object, tag and
-//! lookup calls that would change nothing are skipped, and what cannot change is
-//! remembered (`state.rs`), so a full lifecycle costs 12 Neutron requests where
-//! kuryr-libnetwork makes 48.
+//! pre-created and bound with the Docker MAC, tags are set in one request per object,
+//! tag and lookup calls that would change nothing are skipped, and what cannot change
+//! is remembered (`state.rs`), so a full lifecycle costs 11 Neutron requests where
+//! kuryr-libnetwork makes 48. Deletes run after Docker's answer (`teardown.rs`).
 //!
 //! Never: touches an object it did not create or adopt (B6), speaks HTTP to Docker
 //! (that is `server`'s), or plugs interfaces itself (that is `binding`'s).
