@@ -296,8 +296,8 @@ async fn undo_network(d: &NeutronDriver, id: &str, original_tags: Option<&[Strin
 
 /// The kuryr subnet pools behind `net`'s subnets that Docker already released, to be
 /// deleted after the network. After a restart nothing is known about releases, so
-/// every deletable pool is included (one still in use answers 409 and is kept; one
-/// Docker still holds is then already gone when it releases it).
+/// every deletable pool is included (Neutron refuses to delete one still in use, and
+/// it is kept; one Docker still holds is then already gone when it releases it).
 async fn released_pools(d: &NeutronDriver, net: &NetInfo) -> Result<Vec<Step>, Error> {
     let mut steps = Vec::new();
     for s in &net.subnets {
