@@ -254,6 +254,11 @@ async fn answer_release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) 
     .unwrap();
 }
 
+async fn no_kuryr_pool(c: &Client, cidr: &str) {
+    let left = pools_named(c, &format!("kuryrPool-{cidr}")).await;
+    assert!(left.is_empty(), "kuryrPool-{cidr} left: {left:?}");
+}
+
 async fn no_ports_with(c: &Client, mac: &str) {
     let left: Vec<Port> = c.list(&Query::new().eq("mac_address", mac)).await.unwrap();
     assert!(left.is_empty(), "ports left with MAC {mac}: {left:?}");
@@ -425,11 +430,7 @@ async fn lifecycle_in_dockerd_order_within_the_request_budget() {
     );
 
     assert!(networks_tagged(&r.check, &nid).await.is_empty());
-    assert!(
-        pools_named(&r.check, &format!("kuryrPool-{pool}"))
-            .await
-            .is_empty()
-    );
+    no_kuryr_pool(&r.check, &pool).await;
     let gone: Result<Port, _> = r.check.get(&port.id).await;
     assert!(
         gone.unwrap_err().is_not_found(),
@@ -495,11 +496,7 @@ async fn teardown_after_a_restart_finds_everything_by_tags() {
     teardown(&fresh, &nid, &eid, &p.pool_id, a.address.addr()).await;
     assert!(networks_tagged(&r.check, &nid).await.is_empty());
     assert!(ports_tagged(&r.check, &eid).await.is_empty());
-    assert!(
-        pools_named(&r.check, &format!("kuryrPool-{pool}"))
-            .await
-            .is_empty()
-    );
+    no_kuryr_pool(&r.check, &pool).await;
 }
 
 /// Dual stack, IPv6 without a gateway (B5): one port with both addresses, tagged (B2).
@@ -996,11 +993,7 @@ async fn concurrent_pool_requests_make_one_pool() {
     .await
     .unwrap();
     settled(&d).await;
-    assert!(
-        pools_named(&r.check, &format!("kuryrPool-{pool}"))
-            .await
-            .is_empty()
-    );
+    no_kuryr_pool(&r.check, &pool).await;
 }
 
 /// A container restarted with a static `--ip`: its old port is still being deleted in
