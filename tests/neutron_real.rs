@@ -233,6 +233,34 @@ async fn network(d: &NeutronDriver, n: u8) -> (String, String) {
     (nid, p.pool_id)
 }
 
+/// ReleaseAddress, which must succeed.
+async fn release_address(d: &NeutronDriver, pool_id: &str, ip: IpAddr) {
+    d.release_address(ReleaseAddressRequest {
+        pool_id: pool_id.into(),
+        address: Some(ip),
+    })
+    .await
+    .unwrap();
+}
+
+/// ReleasePool, which must succeed.
+async fn release_pool(d: &NeutronDriver, pool_id: &str) {
+    d.release_pool(ReleasePoolRequest {
+        pool_id: pool_id.into(),
+    })
+    .await
+    .unwrap();
+}
+
+/// DeleteNetwork, which must succeed.
+async fn delete_network(d: &NeutronDriver, nid: &str) {
+    d.delete_network(NetworkRequest {
+        network_id: nid.into(),
+    })
+    .await
+    .unwrap();
+}
+
 /// ReleasePool then DeleteNetwork, dockerd's order; both must succeed, and so must
 /// the deletes they leave running.
 async fn release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
@@ -242,16 +270,8 @@ async fn release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
 
 /// ReleasePool then DeleteNetwork, without waiting for the deletes after the answers.
 async fn answer_release_and_delete(d: &NeutronDriver, nid: &str, pool_id: &str) {
-    d.release_pool(ReleasePoolRequest {
-        pool_id: pool_id.into(),
-    })
-    .await
-    .unwrap();
-    d.delete_network(NetworkRequest {
-        network_id: nid.into(),
-    })
-    .await
-    .unwrap();
+    release_pool(d, pool_id).await;
+    delete_network(d, nid).await;
 }
 
 async fn no_kuryr_pool(c: &Client, cidr: &str) {
@@ -274,12 +294,7 @@ async fn settled(d: &NeutronDriver) {
 /// DeleteNetwork; every step must succeed.
 async fn teardown(d: &NeutronDriver, nid: &str, eid: &str, pool_id: &str, ip: IpAddr) {
     d.delete_endpoint(ep(nid, eid)).await.unwrap();
-    d.release_address(ReleaseAddressRequest {
-        pool_id: pool_id.into(),
-        address: Some(ip),
-    })
-    .await
-    .unwrap();
+    release_address(d, pool_id, ip).await;
     release_and_delete(d, nid, pool_id).await;
 }
 
@@ -409,18 +424,8 @@ async fn lifecycle_in_dockerd_order_within_the_request_budget() {
     d.leave(ep(&nid, &eid)).await.unwrap();
     d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
     assert!(!r.binder.bound().contains(&port.id), "unplugged");
-    d.release_address(ReleaseAddressRequest {
-        pool_id: p.pool_id.clone(),
-        address: Some(ip),
-    })
-    .await
-    .unwrap();
-    d.release_address(ReleaseAddressRequest {
-        pool_id: p.pool_id.clone(),
-        address: Some(gw.parse().unwrap()),
-    })
-    .await
-    .unwrap();
+    release_address(d, &p.pool_id, ip).await;
+    release_address(d, &p.pool_id, gw.parse().unwrap()).await;
     release_and_delete(d, &nid, &p.pool_id).await;
     let total = during + (r.client.request_count() - mark);
     eprintln!("lifecycle: {total} Neutron requests");
@@ -437,16 +442,8 @@ async fn lifecycle_in_dockerd_order_within_the_request_budget() {
         "kuryr's port deleted on release"
     );
     // Deletes are idempotent.
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
-    d.release_pool(ReleasePoolRequest {
-        pool_id: p.pool_id.clone(),
-    })
-    .await
-    .unwrap();
+    delete_network(d, &nid).await;
+    release_pool(d, &p.pool_id).await;
     d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
 }
 
@@ -581,25 +578,12 @@ async fn dual_stack_endpoint_is_one_tagged_port() {
         (&p4.pool_id, a4.address.addr()),
         (&p6.pool_id, v6_ip.parse().unwrap()),
     ] {
-        d.release_address(ReleaseAddressRequest {
-            pool_id: pool.clone(),
-            address: Some(ip),
-        })
-        .await
-        .unwrap();
+        release_address(d, pool, ip).await;
     }
     for pool in [&p4.pool_id, &p6.pool_id] {
-        d.release_pool(ReleasePoolRequest {
-            pool_id: pool.clone(),
-        })
-        .await
-        .unwrap();
+        release_pool(d, pool).await;
     }
-    d.delete_network(NetworkRequest {
-        network_id: nid.clone(),
-    })
-    .await
-    .unwrap();
+    delete_network(d, &nid).await;
     settled(d).await;
     assert!(networks_tagged(&r.check, &nid).await.is_empty());
     no_ports_with(&r.check, &mac(3)).await;
@@ -645,12 +629,7 @@ async fn networks_without_subnet_carve_the_default_pool() {
             .await;
         let a = a.unwrap();
         assert!(p.pool.contains(&a.address.addr()));
-        d.release_address(ReleaseAddressRequest {
-            pool_id: p.pool_id.clone(),
-            address: Some(a.address.addr()),
-        })
-        .await
-        .unwrap();
+        release_address(d, &p.pool_id, a.address.addr()).await;
     }
     let subnets: Vec<Subnet> = r
         .check
@@ -749,12 +728,7 @@ async fn user_network_and_port_are_adopted_and_given_back() {
     assert!(bound.tags.contains(&lh(&eid)));
     assert_eq!(bound.binding_host_id, "kuryr-test-host");
     d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
-    d.release_address(ReleaseAddressRequest {
-        pool_id: p.pool_id.clone(),
-        address: Some(a.address.addr()),
-    })
-    .await
-    .unwrap();
+    release_address(d, &p.pool_id, a.address.addr()).await;
     let reset: Port = c.get(&user_port.id).await.expect("the user's port is kept");
     assert_eq!(reset.binding_host_id, "");
     assert_eq!(reset.device_id, "");
@@ -948,12 +922,8 @@ async fn address_spaces_are_address_scopes() {
         .request_pool(pool_req(&narrow, false, "", &[]))
         .await
         .unwrap();
-    d.release_pool(ReleasePoolRequest { pool_id: q.pool_id })
-        .await
-        .unwrap();
-    d.release_pool(ReleasePoolRequest { pool_id: p.pool_id })
-        .await
-        .unwrap();
+    release_pool(d, &q.pool_id).await;
+    release_pool(d, &p.pool_id).await;
     settled(d).await;
     r.check.delete(Kind::AddressScopes, &scope).await.unwrap();
 }
@@ -987,11 +957,7 @@ async fn concurrent_pool_requests_make_one_pool() {
             .len(),
         1
     );
-    d.release_pool(ReleasePoolRequest {
-        pool_id: ids[0].clone(),
-    })
-    .await
-    .unwrap();
+    release_pool(&d, &ids[0]).await;
     settled(&d).await;
     no_kuryr_pool(&r.check, &pool).await;
 }
@@ -1016,12 +982,7 @@ async fn a_static_address_released_and_requested_again_waits_for_its_delete() {
         let holders: Vec<Port> = r.check.list(&query).await.unwrap();
         let macs: Vec<&str> = holders.iter().map(|p| p.mac_address.as_str()).collect();
         assert_eq!(macs, [mac(70 + round)], "round {round}");
-        d.release_address(ReleaseAddressRequest {
-            pool_id: p.clone(),
-            address: Some(a.address.addr()),
-        })
-        .await
-        .unwrap();
+        release_address(d, &p, a.address.addr()).await;
     }
     release_and_delete(d, &nid, &p).await;
     no_ports_with(&r.check, &mac(71)).await;
