@@ -2,7 +2,6 @@
 //! listener dockerd will find, serves until shutdown, and cleans up what it published.
 //! It knows the backends and the listener, not argv or signals (those are `main`'s).
 
-use crate::api::settle::SettleRequest;
 use crate::binding::{Binder, HostBinder};
 use crate::config::{BackendKind, Config, Listen};
 use crate::driver::Driver;
@@ -66,9 +65,7 @@ pub async fn run(
     // stopped to hand over to another (kuryr-libnetwork, a new version) leaves a
     // clean Neutron; what is left stays journaled for the next start.
     let left = driver
-        .settle(SettleRequest {
-            timeout: SHUTDOWN_SETTLE_SECS,
-        })
+        .settle(std::time::Duration::from_secs(SHUTDOWN_SETTLE_SECS))
         .await;
     if let Ok(left) = left
         && left.pending > 0
@@ -111,7 +108,7 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
             let (store, snapshot) = Store::open(&config.state_dir)?;
             let host: Arc<dyn HostNet> = Arc::new(Netlink::connect()?);
             let settings = Settings {
-                scope: config.capability_scope.as_str(),
+                scope: config.capability_scope,
                 local_address_space: config.local_default_address_space.clone(),
                 global_address_space: config.global_default_address_space.clone(),
                 veth_dst_prefix: config.veth_dst_prefix.clone(),

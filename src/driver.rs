@@ -1,95 +1,75 @@
 //! The seam between the plugin server and the backends.
 //!
-//! `server` turns HTTP into calls on a `Driver`; a backend (`embedded`, later
-//! `neutron`) implements it. Methods take and return the `api` wire types, so each
-//! backend converts to its own domain types and the server stays two-line adapters.
-//! Nothing here knows HTTP, and nothing here does I/O.
+//! `server` decodes each call into `model` values (checked once, at the edge) and calls
+//! a `Driver`; a backend (`embedded`, `neutron_driver`) implements it. Methods take and
+//! return model types only, so a backend never sees JSON, Docker's option keys or an
+//! unchecked id. Nothing here knows HTTP, and nothing here does I/O.
 
 use crate::Error;
-use crate::api::settle::{SettleRequest, SettleResponse};
-use crate::api::{Empty, ipam, network};
+use crate::model::{
+    AddressRelease, AddressRequest, AddressSpaces, Backlog, Connectivity, Discovery, DriverOptions,
+    EndpointRef, EndpointReply, EndpointSpec, GwAllocCheck, GwSkip, JoinReply, JoinSpec,
+    NetworkAllocation, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
+};
 use async_trait::async_trait;
+use ipnet::IpNet;
+use std::time::Duration;
 
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
-    fn network_capabilities(&self) -> network::CapabilitiesResponse;
-    fn ipam_capabilities(&self) -> ipam::CapabilitiesResponse;
-    fn default_address_spaces(&self) -> ipam::DefaultAddressSpacesResponse;
+    /// `Scope` and `ConnectivityScope`.
+    fn scope(&self) -> Scope;
+    /// Whether RequestAddress needs the endpoint's MAC (`RequiresMACAddress`).
+    fn requires_mac_address(&self) -> bool;
+    fn default_address_spaces(&self) -> AddressSpaces;
 
-    async fn request_pool(
-        &self,
-        req: ipam::RequestPoolRequest,
-    ) -> Result<ipam::RequestPoolResponse, Error>;
+    async fn request_pool(&self, req: PoolRequest) -> Result<PoolGrant, Error>;
     /// Idempotent: an unknown pool is success.
-    async fn release_pool(&self, req: ipam::ReleasePoolRequest) -> Result<Empty, Error>;
-    async fn request_address(
-        &self,
-        req: ipam::RequestAddressRequest,
-    ) -> Result<ipam::RequestAddressResponse, Error>;
+    async fn release_pool(&self, pool_id: PoolId) -> Result<(), Error>;
+    /// The address in CIDR form with the pool's prefix length.
+    async fn request_address(&self, req: AddressRequest) -> Result<IpNet, Error>;
     /// Idempotent: an unknown pool or address is success.
-    async fn release_address(&self, req: ipam::ReleaseAddressRequest) -> Result<Empty, Error>;
+    async fn release_address(&self, req: AddressRelease) -> Result<(), Error>;
 
-    async fn create_network(&self, req: network::CreateNetworkRequest) -> Result<Empty, Error>;
+    async fn create_network(&self, spec: NetworkSpec) -> Result<(), Error>;
     /// Idempotent; dockerd ignores its errors, so it must try every step.
-    async fn delete_network(&self, req: network::NetworkRequest) -> Result<Empty, Error>;
-    async fn create_endpoint(
-        &self,
-        req: network::CreateEndpointRequest,
-    ) -> Result<network::CreateEndpointResponse, Error>;
+    async fn delete_network(&self, id: NetworkId) -> Result<(), Error>;
+    async fn create_endpoint(&self, spec: EndpointSpec) -> Result<EndpointReply, Error>;
     /// Idempotent: an unknown endpoint is success.
-    async fn delete_endpoint(&self, req: network::EndpointRequest) -> Result<Empty, Error>;
-    async fn endpoint_oper_info(
-        &self,
-        req: network::EndpointRequest,
-    ) -> Result<network::EndpointOperInfoResponse, Error>;
-    async fn join(&self, req: network::JoinRequest) -> Result<network::JoinResponse, Error>;
+    async fn delete_endpoint(&self, ep: EndpointRef) -> Result<(), Error>;
+    async fn endpoint_oper_info(&self, ep: EndpointRef) -> Result<OperInfo, Error>;
+    async fn join(&self, req: JoinSpec) -> Result<JoinReply, Error>;
     /// Idempotent: dockerd may send it twice, or for an endpoint that failed to join.
-    async fn leave(&self, req: network::EndpointRequest) -> Result<Empty, Error>;
-    async fn program_external_connectivity(
-        &self,
-        req: network::ProgramExternalConnectivityRequest,
-    ) -> Result<Empty, Error>;
-    async fn revoke_external_connectivity(
-        &self,
-        req: network::EndpointRequest,
-    ) -> Result<Empty, Error>;
+    async fn leave(&self, ep: EndpointRef) -> Result<(), Error>;
+    async fn program_external_connectivity(&self, req: Connectivity) -> Result<(), Error>;
+    async fn revoke_external_connectivity(&self, ep: EndpointRef) -> Result<(), Error>;
 
-    /// `/Kuryr.Settle`: waits for work done after answering Docker, and reports what
-    /// is left. Backends that finish everything before they answer have none.
-    async fn settle(&self, _req: SettleRequest) -> Result<SettleResponse, Error> {
-        Ok(SettleResponse::default())
+    /// `/Kuryr.Settle`: waits up to `timeout` for work done after answering Docker,
+    /// and reports what is left. Backends that finish everything before they answer
+    /// have none.
+    async fn settle(&self, _timeout: Duration) -> Result<Backlog, Error> {
+        Ok(Backlog::default())
     }
 
     /// Swarm node discovery; only global-connectivity drivers get it. Nothing to do for
     /// backends that do not build overlays.
-    async fn discover(&self, _req: network::DiscoveryRequest) -> Result<Empty, Error> {
-        Ok(Empty {})
+    async fn discover(&self, _node: Discovery) -> Result<(), Error> {
+        Ok(())
     }
 
     /// Swarm managers only. The reply replaces the options every node receives, so the
     /// default echoes them: an empty reply would silently drop the user's `-o` options.
-    async fn allocate_network(
-        &self,
-        req: network::AllocateNetworkRequest,
-    ) -> Result<network::AllocateNetworkResponse, Error> {
-        Ok(network::AllocateNetworkResponse {
-            options: req.options,
-        })
+    async fn allocate_network(&self, req: NetworkAllocation) -> Result<DriverOptions, Error> {
+        Ok(req.options)
     }
 
-    async fn free_network(&self, _req: network::NetworkRequest) -> Result<Empty, Error> {
-        Ok(Empty {})
+    async fn free_network(&self, _id: NetworkId) -> Result<(), Error> {
+        Ok(())
     }
 
     /// We never announce `GwAllocChecker`, but answering is cheaper than a 404 should a
     /// future dockerd ask anyway: reserve gateways for both families as usual.
-    async fn gw_alloc_check(
-        &self,
-        _req: network::GwAllocCheckRequest,
-    ) -> Result<network::GwAllocCheckResponse, Error> {
-        Ok(network::GwAllocCheckResponse {
-            skip_ipv4: false,
-            skip_ipv6: false,
-        })
+    async fn gw_alloc_check(&self, _req: GwAllocCheck) -> Result<GwSkip, Error> {
+        Ok(GwSkip::default())
     }
 }

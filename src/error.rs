@@ -8,6 +8,7 @@
 use crate::binding::BindError;
 use crate::hostnet::HostNetError;
 use crate::ipam::AllocError;
+use crate::model::Invalid;
 use crate::neutron::NeutronError;
 use crate::store::StoreError;
 
@@ -16,6 +17,9 @@ pub enum Error {
     /// The body does not decode, or a field is malformed. Maps to HTTP 400.
     #[error("invalid request: {0}")]
     BadRequest(String),
+    /// A field of a well-formed body holds a bad value (`api::decode`). Maps to 400.
+    #[error("invalid request: {0}")]
+    Invalid(#[from] Invalid),
     /// A `-o`/`--ipam-opt` option or a combination of settings the backend refuses.
     #[error("{0}")]
     InvalidOption(String),
@@ -46,7 +50,10 @@ impl Error {
     /// Whether the caller sent something wrong (as opposed to the plugin failing).
     pub fn is_client_error(&self) -> bool {
         match self {
-            Error::BadRequest(_) | Error::InvalidOption(_) | Error::Alloc(_) => true,
+            Error::BadRequest(_)
+            | Error::Invalid(_)
+            | Error::InvalidOption(_)
+            | Error::Alloc(_) => true,
             // Neutron refused what was asked (bad or taken address, quota), not us.
             Error::Neutron(e) => matches!(e.status(), Some(400 | 409)),
             Error::List(errors) => errors.iter().all(Error::is_client_error),

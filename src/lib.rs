@@ -5,6 +5,7 @@
 //! * `api`: the libnetwork wire types, and nothing else.
 //! * `server`: HTTP on the plugin socket; turns calls into `Driver` calls and errors
 //!   into `{"Err": ...}`.
+//! * `model`: validated Docker requests and replies, the vocabulary of `driver`.
 //! * `driver`: the `Driver` trait every backend implements.
 //! * `embedded`: the local backend: `ipam` + `store` + `hostnet`.
 //! * `ipam`: the pure allocator; no I/O.
@@ -25,6 +26,7 @@ pub mod embedded;
 pub mod error;
 pub mod hostnet;
 pub mod ipam;
+pub mod model;
 pub mod neutron;
 pub mod neutron_driver;
 pub mod server;

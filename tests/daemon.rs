@@ -162,7 +162,7 @@ fn neutron_backend_starts_before_neutron_and_names_the_problem() {
     assert!(activated.contains("IpamDriver"), "{activated}");
     let reply = call(
         "/IpamDriver.RequestPool",
-        r#"{"AddressSpace":"","Pool":"10.9.0.0/24","SubPool":"","Options":{},"V6":false}"#,
+        r#"{"AddressSpace":"local","Pool":"10.9.0.0/24","SubPool":"","Options":{},"V6":false}"#,
     )
     .unwrap();
     assert!(reply.contains("cannot reach Neutron"), "{reply}");

@@ -20,13 +20,16 @@ use kuryr::api::network::{
 };
 use kuryr::binding::RecordingBinder;
 use kuryr::config::{ProcessEnv, from_ini_str};
-use kuryr::driver::Driver;
 use kuryr::neutron::{
     Client, FixedIpRequest, Kind, Network, NetworkCreate, Port, PortCreate, Query, SecurityGroup,
     Subnet, SubnetCreate, SubnetPool, SubnetPoolCreate, from_section,
 };
 use kuryr::neutron_driver::{NeutronDriver, Settings};
 use serde_json::json;
+
+#[path = "support/wire_calls.rs"]
+mod wire_calls;
+use wire_calls::WireCalls;
 
 fn url() -> String {
     std::env::var("KURYR_NEUTRON_URL").unwrap_or_else(|_| "http://127.0.0.1:9696".into())
@@ -136,7 +139,12 @@ fn mac(n: u8) -> String {
 
 fn pool_req(pool: &str, v6: bool, space: &str, options: &[(&str, &str)]) -> RequestPoolRequest {
     RequestPoolRequest {
-        address_space: space.into(),
+        // Docker always names the space; "" here means the default one.
+        address_space: if space.is_empty() {
+            "no_address_space".into()
+        } else {
+            space.into()
+        },
         pool: (!pool.is_empty()).then(|| pool.parse().unwrap()),
         sub_pool: None,
         options: options
@@ -187,6 +195,7 @@ fn net_req(
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            enable_ipv6: v6.is_some(),
             ..NetworkOptions::default()
         },
         ipv4_data: v4.into_iter().collect(),
@@ -476,7 +485,7 @@ async fn teardown_after_a_restart_finds_everything_by_tags() {
         .join(JoinRequest {
             network_id: nid.clone(),
             endpoint_id: eid.clone(),
-            sandbox_key: String::new(),
+            sandbox_key: "/var/run/docker/netns/0123456789ab".into(),
             options: BTreeMap::new(),
         })
         .await
@@ -567,7 +576,7 @@ async fn dual_stack_endpoint_is_one_tagged_port() {
         .join(JoinRequest {
             network_id: nid.clone(),
             endpoint_id: eid.clone(),
-            sandbox_key: String::new(),
+            sandbox_key: "/var/run/docker/netns/0123456789ab".into(),
             options: BTreeMap::new(),
         })
         .await

@@ -245,7 +245,7 @@ async fn protocol_errors_are_clear() {
     let (status, reply) = call(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "s", "Pool": "10.0.0.0/24", "SubPool": "10.1.0.0/25", "V6": false}),
+        json!({"AddressSpace": "s", "Pool": "10.0.0.0/24", "SubPool": "10.1.0.0/25", "Options": {}, "V6": false}),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -338,13 +338,13 @@ async fn bad_options_and_overlaps_leave_nothing_behind() {
     ok(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "s", "Pool": "10.97.0.0/16", "V6": false}),
+        json!({"AddressSpace": "s", "Pool": "10.97.0.0/16", "SubPool": "", "Options": {}, "V6": false}),
     )
     .await;
     let (status, reply) = call(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "s", "Pool": "10.97.5.0/24", "V6": false}),
+        json!({"AddressSpace": "s", "Pool": "10.97.5.0/24", "SubPool": "", "Options": {}, "V6": false}),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -356,12 +356,12 @@ async fn bad_options_and_overlaps_leave_nothing_behind() {
     ok(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "other", "Pool": "10.97.5.0/24", "V6": false}),
+        json!({"AddressSpace": "other", "Pool": "10.97.5.0/24", "SubPool": "", "Options": {}, "V6": false}),
     )
     .await;
 
     let (status, reply) = call(&router, "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "s", "Pool": "10.96.0.0/24", "Options": {"pool-tag": "blue"}, "V6": false})).await;
+        json!({"AddressSpace": "s", "Pool": "10.96.0.0/24", "Options": {"pool-tag": "blue"}, "SubPool": "", "V6": false})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         reply["Err"].as_str().unwrap().contains("pool-tag"),
@@ -391,7 +391,7 @@ async fn default_pools_are_distinct_and_dual_stack_works() {
     let (status, reply) = call(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "no_address_space", "Pool": "", "V6": false}),
+        json!({"AddressSpace": "no_address_space", "Pool": "", "SubPool": "", "Options": {}, "V6": false}),
     )
     .await;
     assert_ne!(status, StatusCode::OK, "defaults exhausted: {reply}");
@@ -399,7 +399,7 @@ async fn default_pools_are_distinct_and_dual_stack_works() {
     let v6 = ok(
         &router,
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "no_address_space", "Pool": "", "V6": true}),
+        json!({"AddressSpace": "no_address_space", "Pool": "", "SubPool": "", "Options": {}, "V6": true}),
     )
     .await;
     assert_eq!(v6["Pool"], "fd6b:7572:7972::/64");

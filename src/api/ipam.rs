@@ -26,18 +26,18 @@ pub struct DefaultAddressSpacesResponse {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RequestPoolRequest {
-    #[serde(rename = "AddressSpace", default)]
+    #[serde(rename = "AddressSpace")]
     pub address_space: String,
     /// `--subnet`, or `None` when the driver should choose.
-    #[serde(rename = "Pool", default, deserialize_with = "empty_as_none")]
+    #[serde(rename = "Pool", deserialize_with = "empty_as_none")]
     pub pool: Option<IpNet>,
     /// `--ip-range`: dynamic addresses come from here.
-    #[serde(rename = "SubPool", default, deserialize_with = "empty_as_none")]
+    #[serde(rename = "SubPool", deserialize_with = "empty_as_none")]
     pub sub_pool: Option<IpNet>,
     /// `--ipam-opt`, the same map for every pool of the network.
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: StringMap,
-    #[serde(rename = "V6", default)]
+    #[serde(rename = "V6")]
     pub v6: bool,
 }
 
@@ -62,9 +62,9 @@ pub struct RequestAddressRequest {
     #[serde(rename = "PoolID")]
     pub pool_id: String,
     /// A specific address (`--ip`, `--gateway`, `--aux-address`), or `None` for any.
-    #[serde(rename = "Address", default, deserialize_with = "empty_as_none")]
+    #[serde(rename = "Address", deserialize_with = "empty_as_none")]
     pub address: Option<IpAddr>,
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: StringMap,
 }
 
@@ -80,8 +80,8 @@ pub struct RequestAddressResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ReleaseAddressRequest {
     /// Empty when a network driver supplied the address itself (spec §3.5).
-    #[serde(rename = "PoolID", default)]
+    #[serde(rename = "PoolID")]
     pub pool_id: String,
-    #[serde(rename = "Address", default, deserialize_with = "ip_lenient")]
+    #[serde(rename = "Address", deserialize_with = "ip_lenient")]
     pub address: Option<IpAddr>,
 }

@@ -5,18 +5,22 @@
 //! so they can be grepped across both code bases. Parsing is lenient where dockerd is
 //! sloppy (Go's `null` for empty maps and lists, `""` for "no address") and strict
 //! everywhere else, so a malformed body is refused at the edge with the field named.
-//! Unknown fields are ignored: newer dockerd releases add fields and calls. `settle` is
-//! kuryr's own call (not dockerd's), and strict.
+//! Unknown fields are ignored: newer dockerd releases add fields and calls; fields
+//! dockerd always sends are required (Go's `null` for a map or list is accepted).
+//! `decode` turns each request into `model` values, checked, and `encode` turns model
+//! replies back into wire replies. `settle` is kuryr's own call (not dockerd's), and
+//! strict.
 
+pub mod decode;
+pub mod encode;
 pub mod ipam;
-pub mod mac;
 pub mod network;
 pub mod settle;
 mod text;
 
 use serde::Serialize;
 
-pub use mac::MacAddress;
+pub use crate::model::MacAddress;
 
 /// The error body dockerd understands for both interfaces (spec §1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,4 +60,5 @@ pub mod keys {
     pub const MAC_ADDRESS: &str = "com.docker.network.endpoint.macaddress";
     pub const PORT_MAP: &str = "com.docker.network.portmap";
     pub const EXPOSED_PORTS: &str = "com.docker.network.endpoint.exposedports";
+    pub const IFNAME: &str = "com.docker.network.endpoint.ifname";
 }

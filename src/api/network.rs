@@ -1,7 +1,7 @@
 //! `NetworkDriver.*` request and reply bodies (spec §3).
 
-use super::MacAddress;
 use super::text::{empty_as_none, null_as_default};
+use crate::model::MacAddress;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub struct CapabilitiesResponse {
 /// One pool of a network as IPAM gave it (`IPv4Data` / `IPv6Data` items).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IpamData {
-    #[serde(rename = "AddressSpace", default)]
+    #[serde(rename = "AddressSpace")]
     pub address_space: String,
     #[serde(rename = "Pool")]
     pub pool: IpNet,
@@ -42,6 +42,7 @@ pub struct NetworkOptions {
         deserialize_with = "null_as_default"
     )]
     pub generic: BTreeMap<String, String>,
+    /// Always sent by dockerd; absent only from hand-made requests, meaning off.
     #[serde(rename = "com.docker.network.enable_ipv6", default)]
     pub enable_ipv6: bool,
     /// Engine ≥ 28 only; absent means IPv4 is on.
@@ -55,11 +56,11 @@ pub struct NetworkOptions {
 pub struct CreateNetworkRequest {
     #[serde(rename = "NetworkID")]
     pub network_id: String,
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: NetworkOptions,
-    #[serde(rename = "IPv4Data", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "IPv4Data", deserialize_with = "null_as_default")]
     pub ipv4_data: Vec<IpamData>,
-    #[serde(rename = "IPv6Data", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "IPv6Data", deserialize_with = "null_as_default")]
     pub ipv6_data: Vec<IpamData>,
 }
 
@@ -72,7 +73,7 @@ pub struct NetworkRequest {
 /// `GwAllocCheck` (Engine ≥ 28): only sent when a driver announces `GwAllocChecker`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct GwAllocCheckRequest {
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: NetworkOptions,
 }
 
@@ -101,9 +102,9 @@ pub struct CreateEndpointRequest {
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
     /// Old daemons may send `null`.
-    #[serde(rename = "Interface", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Interface", deserialize_with = "null_as_default")]
     pub interface: EndpointInterface,
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: ValueMap,
 }
 
@@ -146,9 +147,9 @@ pub struct JoinRequest {
     pub network_id: String,
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
-    #[serde(rename = "SandboxKey", default)]
+    #[serde(rename = "SandboxKey")]
     pub sandbox_key: String,
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: ValueMap,
 }
 
@@ -197,17 +198,28 @@ pub struct ProgramExternalConnectivityRequest {
     pub network_id: String,
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: ValueMap,
 }
 
 /// Body of DiscoverNew and DiscoverDelete (swarm, global connectivity scope only).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DiscoveryRequest {
-    #[serde(rename = "DiscoveryType", default)]
+    #[serde(rename = "DiscoveryType")]
     pub discovery_type: u32,
-    #[serde(rename = "DiscoveryData", default)]
-    pub discovery_data: Value,
+    #[serde(rename = "DiscoveryData", deserialize_with = "null_as_default")]
+    pub discovery_data: DiscoveryData,
+}
+
+/// A swarm node in `DiscoveryData` (type 1, node discovery).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DiscoveryData {
+    #[serde(rename = "Address", default, deserialize_with = "empty_as_none")]
+    pub address: Option<IpAddr>,
+    #[serde(rename = "BindAddress", default, deserialize_with = "empty_as_none")]
+    pub bind_address: Option<IpAddr>,
+    #[serde(rename = "Self", default)]
+    pub is_self: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -215,11 +227,11 @@ pub struct AllocateNetworkRequest {
     #[serde(rename = "NetworkID")]
     pub network_id: String,
     /// String to string, unlike CreateNetwork's options.
-    #[serde(rename = "Options", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: BTreeMap<String, String>,
-    #[serde(rename = "IPv4Data", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "IPv4Data", deserialize_with = "null_as_default")]
     pub ipv4_data: Vec<IpamData>,
-    #[serde(rename = "IPv6Data", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "IPv6Data", deserialize_with = "null_as_default")]
     pub ipv6_data: Vec<IpamData>,
 }
 

@@ -69,22 +69,8 @@ pub struct Config {
     pub neutron: NeutronSection,
 }
 
-/// The plugin's capability scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Local,
-    Global,
-}
-
-impl Scope {
-    /// The string Docker expects in GetCapabilities.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Scope::Local => "local",
-            Scope::Global => "global",
-        }
-    }
-}
+/// The plugin's capability scope (`capability_scope`), as the driver reports it.
+pub use crate::model::Scope;
 
 /// Which backend serves IPAM and networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

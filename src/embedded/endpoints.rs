@@ -2,45 +2,68 @@
 //! host end on the network's bridge, the container end handed to dockerd at Join.
 
 use super::Embedded;
-use super::networks::check_docker_id;
 use super::options;
 use crate::Error;
-use crate::api::{Empty, MacAddress, keys, network as wire};
 use crate::hostnet::{VethSpec, names};
+use crate::model::{
+    Connectivity, EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, MacAddress,
+    OperInfo,
+};
 use crate::store::{EndpointRecord, Op, SubnetRecord};
 use ipnet::IpNet;
-use serde_json::Value;
 use std::net::IpAddr;
 
 pub(super) async fn create_endpoint(
     backend: &Embedded,
-    req: wire::CreateEndpointRequest,
-) -> Result<wire::CreateEndpointResponse, Error> {
-    check_docker_id("EndpointID", &req.endpoint_id)?;
-    options::endpoint_options(&req.options)?;
-    let docker_mac = req.interface.mac_address;
+    spec: EndpointSpec,
+) -> Result<EndpointReply, Error> {
+    options::endpoint_options(&spec.options)?;
+    if spec.ifname.is_some() {
+        // Docker names the interface from DstPrefix; the requested name is for a
+        // future dockerd that honours DstName (spec §3.8). Say so rather than pretend.
+        tracing::info!(endpoint_id = %spec.endpoint_id, "endpoint.ifname is left to dockerd");
+    }
+    let docker_mac = spec.mac;
     let network = {
         let state = backend.lock();
-        if let Some(existing) = state.endpoints.get(&req.endpoint_id) {
+        if let Some(existing) = state.endpoints.get(spec.endpoint_id.as_str()) {
             // A repeated CreateEndpoint (a retried request) gets the same answer.
             return Ok(reply(docker_mac, existing.mac));
         }
         state
             .networks
-            .get(&req.network_id)
+            .get(spec.network_id.as_str())
             .cloned()
-            .ok_or_else(|| Error::UnknownNetwork(req.network_id.clone()))?
+            .ok_or_else(|| Error::UnknownNetwork(spec.network_id.to_string()))?
     };
+    // Docker checks static addresses against the network's pools before it calls us,
+    // but a request sent straight to the socket may not have been.
+    for address in [spec.address, spec.address_ipv6].into_iter().flatten() {
+        let pools = if address.addr().is_ipv4() {
+            &network.ipv4
+        } else {
+            &network.ipv6
+        };
+        if !pools
+            .iter()
+            .any(|subnet| subnet.pool.contains(&address.addr()))
+        {
+            return Err(Error::InvalidOption(format!(
+                "Interface address {address} is not in a pool of network {}",
+                spec.network_id
+            )));
+        }
+    }
 
-    let mac = docker_mac.map_or_else(|| names::endpoint_mac(&req.endpoint_id), |mac| mac.0);
+    let mac = docker_mac.map_or_else(|| names::endpoint_mac(&spec.endpoint_id), |mac| mac.0);
     let record = EndpointRecord {
-        endpoint_id: req.endpoint_id.clone(),
-        network_id: req.network_id.clone(),
-        host_ifname: names::veth_host_name(&req.endpoint_id),
-        container_ifname: names::veth_container_name(&req.endpoint_id),
+        endpoint_id: spec.endpoint_id.to_string(),
+        network_id: spec.network_id.to_string(),
+        host_ifname: names::veth_host_name(&spec.endpoint_id),
+        container_ifname: names::veth_container_name(&spec.endpoint_id),
         mac,
-        address: req.interface.address,
-        address_ipv6: req.interface.address_ipv6,
+        address: spec.address,
+        address_ipv6: spec.address_ipv6,
     };
     backend
         .host
@@ -73,30 +96,26 @@ pub(super) async fn create_endpoint(
 
 /// dockerd refuses a reply that sets a field it already has, even to the same value, so
 /// the MAC is only returned when dockerd left it empty.
-fn reply(docker_mac: Option<MacAddress>, mac: [u8; 6]) -> wire::CreateEndpointResponse {
-    wire::CreateEndpointResponse {
-        interface: wire::EndpointInterfaceReply {
-            mac_address: docker_mac.is_none().then_some(MacAddress(mac)),
-            ..Default::default()
-        },
+fn reply(docker_mac: Option<MacAddress>, mac: [u8; 6]) -> EndpointReply {
+    EndpointReply {
+        mac: docker_mac.is_none().then_some(MacAddress(mac)),
     }
 }
 
-pub(super) async fn delete_endpoint(
-    backend: &Embedded,
-    req: wire::EndpointRequest,
-) -> Result<Empty, Error> {
+pub(super) async fn delete_endpoint(backend: &Embedded, ep: EndpointRef) -> Result<(), Error> {
     let (host_ifname, pending) = {
         let mut state = backend.lock();
-        match state.endpoints.remove(&req.endpoint_id) {
+        match state.endpoints.remove(ep.endpoint_id.as_str()) {
             Some(record) => (
                 record.host_ifname,
                 Some(backend.store.submit(vec![Op::DeleteEndpoint {
-                    endpoint_id: req.endpoint_id.clone(),
+                    endpoint_id: ep.endpoint_id.to_string(),
                 }])),
             ),
-            // Unknown endpoint: still remove the veth its id would have had.
-            None => (names::veth_host_name(&req.endpoint_id), None),
+            // Unknown endpoint: still remove the veth its id would have had. The id is
+            // a whole Docker id (checked at the edge), so the name cannot alias a live
+            // endpoint's veth the way a 12-character prefix could.
+            None => (names::veth_host_name(&ep.endpoint_id), None),
         }
     };
     let mut errors = Vec::new();
@@ -109,18 +128,15 @@ pub(super) async fn delete_endpoint(
             errors.push(error.into());
         }
     }
-    Error::from_all(errors).map(|()| Empty {})
+    Error::from_all(errors)
 }
 
-pub(super) fn join(
-    backend: &Embedded,
-    req: &wire::JoinRequest,
-) -> Result<wire::JoinResponse, Error> {
+pub(super) fn join(backend: &Embedded, req: &JoinSpec) -> Result<JoinReply, Error> {
     let state = backend.lock();
     let endpoint = state
         .endpoints
-        .get(&req.endpoint_id)
-        .ok_or_else(|| Error::UnknownEndpoint(req.endpoint_id.clone()))?;
+        .get(req.endpoint_id.as_str())
+        .ok_or_else(|| Error::UnknownEndpoint(req.endpoint_id.to_string()))?;
     let network = state
         .networks
         .get(&endpoint.network_id)
@@ -135,11 +151,9 @@ pub(super) fn join(
             gateway_for(endpoint.address_ipv6, &network.ipv6),
         )
     };
-    Ok(wire::JoinResponse {
-        interface_name: wire::InterfaceName {
-            src_name: endpoint.container_ifname.clone(),
-            dst_prefix: backend.settings.veth_dst_prefix.clone(),
-        },
+    Ok(JoinReply {
+        src_name: endpoint.container_ifname.clone(),
+        dst_prefix: backend.settings.veth_dst_prefix.clone(),
         gateway,
         gateway_ipv6,
         static_routes: Vec::new(),
@@ -158,38 +172,24 @@ fn gateway_for(address: Option<IpNet>, subnets: &[SubnetRecord]) -> Option<IpAdd
         .map(|gateway| gateway.addr())
 }
 
-pub(super) fn oper_info(
-    backend: &Embedded,
-    req: &wire::EndpointRequest,
-) -> wire::EndpointOperInfoResponse {
+pub(super) fn oper_info(backend: &Embedded, ep: &EndpointRef) -> OperInfo {
     let state = backend.lock();
-    let mut value = wire::ValueMap::new();
-    if let Some(endpoint) = state.endpoints.get(&req.endpoint_id) {
-        value.insert(
-            "host_interface".into(),
-            Value::from(endpoint.host_ifname.clone()),
-        );
-        value.insert(
-            "mac_address".into(),
-            Value::from(MacAddress(endpoint.mac).to_string()),
-        );
+    let mut value = OperInfo::new();
+    if let Some(endpoint) = state.endpoints.get(ep.endpoint_id.as_str()) {
+        value.insert("host_interface".into(), endpoint.host_ifname.clone());
+        value.insert("mac_address".into(), MacAddress(endpoint.mac).to_string());
         if let Some(network) = state.networks.get(&endpoint.network_id) {
-            value.insert("bridge".into(), Value::from(network.bridge.clone()));
+            value.insert("bridge".into(), network.bridge.clone());
         }
     }
-    wire::EndpointOperInfoResponse { value }
+    value
 }
 
 /// dockerd opens no host listener for a remote driver's ports (spec §3.10), and the
 /// embedded backend does no NAT: published ports are reachable on the container's own
 /// address from the host only. Say so rather than pretend.
-pub(super) fn program_external_connectivity(req: &wire::ProgramExternalConnectivityRequest) {
-    let published = req
-        .options
-        .get(keys::PORT_MAP)
-        .and_then(Value::as_array)
-        .is_some_and(|ports| !ports.is_empty());
-    if published {
+pub(super) fn program_external_connectivity(req: &Connectivity) {
+    if !req.port_bindings.is_empty() {
         tracing::warn!(
             endpoint_id = %req.endpoint_id,
             "port publishing (-p) is not implemented by the embedded backend; \

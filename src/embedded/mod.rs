@@ -15,12 +15,17 @@ mod reconcile;
 mod state;
 
 use crate::Error;
-use crate::api::{Empty, ipam as wire_ipam, network as wire};
 use crate::driver::Driver;
 use crate::hostnet::HostNet;
 use crate::ipam::DefaultPool;
+use crate::model::{
+    AddressRelease, AddressRequest, AddressSpaces, Connectivity, EndpointRef, EndpointReply,
+    EndpointSpec, JoinReply, JoinSpec, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId,
+    PoolRequest, Scope,
+};
 use crate::store::{Snapshot, Store};
 use async_trait::async_trait;
+use ipnet::IpNet;
 use state::State;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `local` or `global`, returned by GetCapabilities.
-    pub scope: &'static str,
+    pub scope: Scope,
     pub local_address_space: String,
     pub global_address_space: String,
     /// Join's `DstPrefix` (`[binding] veth_dst_prefix`).
@@ -94,98 +99,74 @@ impl Embedded {
 
 #[async_trait]
 impl Driver for Embedded {
-    fn network_capabilities(&self) -> wire::CapabilitiesResponse {
-        wire::CapabilitiesResponse {
-            scope: self.settings.scope,
-            connectivity_scope: self.settings.scope,
-        }
+    fn scope(&self) -> Scope {
+        self.settings.scope
     }
 
-    fn ipam_capabilities(&self) -> wire_ipam::CapabilitiesResponse {
-        // State is persisted, so replays are not needed; the network driver picks MACs.
-        wire_ipam::CapabilitiesResponse {
-            requires_mac_address: false,
-            requires_request_replay: false,
-        }
+    fn requires_mac_address(&self) -> bool {
+        // The network driver picks MACs; state is persisted, so no replays either.
+        false
     }
 
-    fn default_address_spaces(&self) -> wire_ipam::DefaultAddressSpacesResponse {
-        wire_ipam::DefaultAddressSpacesResponse {
+    fn default_address_spaces(&self) -> AddressSpaces {
+        AddressSpaces {
             local: self.settings.local_address_space.clone(),
             global: self.settings.global_address_space.clone(),
         }
     }
 
-    async fn request_pool(
-        &self,
-        req: wire_ipam::RequestPoolRequest,
-    ) -> Result<wire_ipam::RequestPoolResponse, Error> {
+    async fn request_pool(&self, req: PoolRequest) -> Result<PoolGrant, Error> {
         pools::request_pool(self, req).await
     }
 
-    async fn release_pool(&self, req: wire_ipam::ReleasePoolRequest) -> Result<Empty, Error> {
-        pools::release_pool(self, req).await
+    async fn release_pool(&self, pool_id: PoolId) -> Result<(), Error> {
+        pools::release_pool(self, pool_id).await
     }
 
-    async fn request_address(
-        &self,
-        req: wire_ipam::RequestAddressRequest,
-    ) -> Result<wire_ipam::RequestAddressResponse, Error> {
+    async fn request_address(&self, req: AddressRequest) -> Result<IpNet, Error> {
         pools::request_address(self, req).await
     }
 
-    async fn release_address(&self, req: wire_ipam::ReleaseAddressRequest) -> Result<Empty, Error> {
+    async fn release_address(&self, req: AddressRelease) -> Result<(), Error> {
         pools::release_address(self, req).await
     }
 
-    async fn create_network(&self, req: wire::CreateNetworkRequest) -> Result<Empty, Error> {
-        networks::create_network(self, req).await
+    async fn create_network(&self, spec: NetworkSpec) -> Result<(), Error> {
+        networks::create_network(self, spec).await
     }
 
-    async fn delete_network(&self, req: wire::NetworkRequest) -> Result<Empty, Error> {
-        networks::delete_network(self, req).await
+    async fn delete_network(&self, id: NetworkId) -> Result<(), Error> {
+        networks::delete_network(self, id).await
     }
 
-    async fn create_endpoint(
-        &self,
-        req: wire::CreateEndpointRequest,
-    ) -> Result<wire::CreateEndpointResponse, Error> {
-        endpoints::create_endpoint(self, req).await
+    async fn create_endpoint(&self, spec: EndpointSpec) -> Result<EndpointReply, Error> {
+        endpoints::create_endpoint(self, spec).await
     }
 
-    async fn delete_endpoint(&self, req: wire::EndpointRequest) -> Result<Empty, Error> {
-        endpoints::delete_endpoint(self, req).await
+    async fn delete_endpoint(&self, ep: EndpointRef) -> Result<(), Error> {
+        endpoints::delete_endpoint(self, ep).await
     }
 
-    async fn endpoint_oper_info(
-        &self,
-        req: wire::EndpointRequest,
-    ) -> Result<wire::EndpointOperInfoResponse, Error> {
-        Ok(endpoints::oper_info(self, &req))
+    async fn endpoint_oper_info(&self, ep: EndpointRef) -> Result<OperInfo, Error> {
+        Ok(endpoints::oper_info(self, &ep))
     }
 
-    async fn join(&self, req: wire::JoinRequest) -> Result<wire::JoinResponse, Error> {
+    async fn join(&self, req: JoinSpec) -> Result<JoinReply, Error> {
         endpoints::join(self, &req)
     }
 
-    async fn leave(&self, _req: wire::EndpointRequest) -> Result<Empty, Error> {
+    async fn leave(&self, _ep: EndpointRef) -> Result<(), Error> {
         // The veth stays until DeleteEndpoint: at Leave its container end is still in
         // the container's namespace, and dockerd may send Leave twice.
-        Ok(Empty {})
+        Ok(())
     }
 
-    async fn program_external_connectivity(
-        &self,
-        req: wire::ProgramExternalConnectivityRequest,
-    ) -> Result<Empty, Error> {
+    async fn program_external_connectivity(&self, req: Connectivity) -> Result<(), Error> {
         endpoints::program_external_connectivity(&req);
-        Ok(Empty {})
+        Ok(())
     }
 
-    async fn revoke_external_connectivity(
-        &self,
-        _req: wire::EndpointRequest,
-    ) -> Result<Empty, Error> {
-        Ok(Empty {})
+    async fn revoke_external_connectivity(&self, _ep: EndpointRef) -> Result<(), Error> {
+        Ok(())
     }
 }

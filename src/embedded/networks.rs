@@ -4,42 +4,33 @@
 use super::Embedded;
 use super::options;
 use crate::Error;
-use crate::api::{Empty, network as wire};
 use crate::hostnet::{BridgeSpec, names};
+use crate::model::{NetworkId, NetworkSpec, Subnet};
 use crate::store::{NetworkRecord, Op, SubnetRecord};
 
-pub(super) async fn create_network(
-    backend: &Embedded,
-    req: wire::CreateNetworkRequest,
-) -> Result<Empty, Error> {
-    check_docker_id("NetworkID", &req.network_id)?;
-    let parsed = options::network_options(&req.options.generic)?;
-    let ipv4_enabled = req.options.enable_ipv4.unwrap_or(true);
-    let subnets = |data: &[wire::IpamData]| -> Vec<SubnetRecord> {
+pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Result<(), Error> {
+    let parsed = options::network_options(&spec.options)?;
+    let subnets = |data: &[Subnet]| -> Vec<SubnetRecord> {
         data.iter()
-            .map(|item| SubnetRecord {
-                pool: item.pool.trunc(),
-                gateway: item.gateway,
+            .map(|subnet| SubnetRecord {
+                pool: subnet.pool,
+                gateway: subnet.gateway,
             })
             .collect()
     };
     let record = NetworkRecord {
-        network_id: req.network_id.clone(),
+        network_id: spec.id.to_string(),
         bridge: parsed
             .bridge_name
             .clone()
-            .unwrap_or_else(|| names::bridge_name(&req.network_id)),
-        bridge_mac: names::bridge_mac(&req.network_id),
+            .unwrap_or_else(|| names::bridge_name(&spec.id)),
+        bridge_mac: names::bridge_mac(&spec.id),
         owns_bridge: true,
         mtu: parsed.mtu,
-        internal: req.options.internal,
-        ipv4: if ipv4_enabled {
-            subnets(&req.ipv4_data)
-        } else {
-            Vec::new()
-        },
-        ipv6: subnets(&req.ipv6_data),
-        options: req.options.generic,
+        internal: spec.internal,
+        ipv4: subnets(&spec.ipv4),
+        ipv6: subnets(&spec.ipv6),
+        options: spec.options.into_map(),
     };
 
     {
@@ -52,7 +43,7 @@ pub(super) async fn create_network(
                 ..record.clone()
             };
             if existing == &same {
-                return Ok(Empty {});
+                return Ok(());
             }
             return Err(Error::InvalidOption(format!(
                 "network {} already exists with different settings",
@@ -108,22 +99,19 @@ pub(super) async fn create_network(
         }
         return Err(rollback_bridge(backend, &record.bridge, existed, Error::all(errors)).await);
     }
-    Ok(Empty {})
+    Ok(())
 }
 
-pub(super) async fn delete_network(
-    backend: &Embedded,
-    req: wire::NetworkRequest,
-) -> Result<Empty, Error> {
+pub(super) async fn delete_network(backend: &Embedded, id: NetworkId) -> Result<(), Error> {
     let (record, stale_endpoints, pending) = {
         let mut state = backend.lock();
-        let record = state.networks.remove(&req.network_id);
+        let record = state.networks.remove(id.as_str());
         // dockerd refuses `network rm` while endpoints exist, so any left here are
         // stale records (e.g. from a crash); they go with the network.
         let stale: Vec<_> = state
             .endpoints
             .values()
-            .filter(|endpoint| endpoint.network_id == req.network_id)
+            .filter(|endpoint| endpoint.network_id == id.as_str())
             .cloned()
             .collect();
         let mut ops: Vec<Op> = stale
@@ -137,7 +125,7 @@ pub(super) async fn delete_network(
         }
         if record.is_some() {
             ops.push(Op::DeleteNetwork {
-                network_id: req.network_id.clone(),
+                network_id: id.to_string(),
             });
         }
         let pending = (!ops.is_empty()).then(|| backend.store.submit(ops));
@@ -156,7 +144,7 @@ pub(super) async fn delete_network(
     let bridge = match record {
         Some(record) if record.owns_bridge => Some(record.bridge),
         Some(_) => None,
-        None => Some(names::bridge_name(&req.network_id)),
+        None => Some(names::bridge_name(&id)),
     };
     if let Some(bridge) = bridge {
         if let Err(error) = backend.host.delete_link(&bridge).await {
@@ -171,7 +159,7 @@ pub(super) async fn delete_network(
     if let Err(error) = backend.sync_isolation().await {
         errors.push(error);
     }
-    Error::from_all(errors).map(|()| Empty {})
+    Error::from_all(errors)
 }
 
 pub(super) fn bridge_spec(record: &NetworkRecord) -> BridgeSpec {
@@ -195,22 +183,5 @@ async fn rollback_bridge(backend: &Embedded, bridge: &str, existed: bool, cause:
     match backend.host.delete_link(bridge).await {
         Ok(()) => cause,
         Err(error) => Error::List(vec![cause, error.into()]),
-    }
-}
-
-/// Docker ids are 64 lowercase hex characters (25 base-36 characters for swarm
-/// networks); they end up in interface names and store keys, so refuse anything else.
-pub(super) fn check_docker_id(field: &str, id: &str) -> Result<(), Error> {
-    let valid = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::BadRequest(format!(
-            "{field} {id:?} is not a Docker id"
-        )))
     }
 }

@@ -3,7 +3,7 @@
 //! a message that names them, at the call where a refusal is still clean (spec §8.8).
 
 use crate::Error;
-use std::collections::BTreeMap;
+use crate::model::DriverOptions;
 
 /// `-o com.docker.network.driver.mtu=N` (Docker's bridge driver spelling) or `-o mtu=N`.
 const MTU_KEYS: [&str; 2] = ["com.docker.network.driver.mtu", "mtu"];
@@ -20,11 +20,11 @@ pub(super) struct NetworkOptions {
     pub(super) bridge_name: Option<String>,
 }
 
-pub(super) fn network_options(generic: &BTreeMap<String, String>) -> Result<NetworkOptions, Error> {
+pub(super) fn network_options(generic: &DriverOptions) -> Result<NetworkOptions, Error> {
     let mut parsed = NetworkOptions::default();
     let mut problems = Vec::new();
-    for (key, value) in generic {
-        if MTU_KEYS.contains(&key.as_str()) {
+    for (key, value) in generic.iter() {
+        if MTU_KEYS.contains(&key) {
             match value.trim().parse::<u32>() {
                 Ok(mtu) if (68..=65535).contains(&mtu) => parsed.mtu = Some(mtu),
                 _ => problems.push(format!(
@@ -32,9 +32,14 @@ pub(super) fn network_options(generic: &BTreeMap<String, String>) -> Result<Netw
                 )),
             }
         } else if key == BRIDGE_NAME_KEY {
-            match crate::hostnet::names::validate_ifname(value) {
-                Ok(()) => parsed.bridge_name = Some(value.clone()),
-                Err(error) => problems.push(format!("option {key}: {error}")),
+            // Stricter than the kernel: the name goes into the nft script and must not
+            // carry quotes, wildcards (`*`) or the kernel's `%d` template.
+            if is_safe_ifname(value) {
+                parsed.bridge_name = Some(value.to_owned());
+            } else {
+                problems.push(format!(
+                    "option {key}={value:?}: a bridge name is 1 to 15 of [A-Za-z0-9_.-]"
+                ));
             }
         } else {
             problems.push(unknown(
@@ -47,23 +52,30 @@ pub(super) fn network_options(generic: &BTreeMap<String, String>) -> Result<Netw
     finish(problems).map(|()| parsed)
 }
 
-/// `--ipam-opt`: the embedded IPAM has none of its own. Keys in Docker's own namespace
-/// are passed through by swarm managers and are not the user's, so they are accepted.
-pub(super) fn ipam_options(options: &BTreeMap<String, String>) -> Result<(), Error> {
+fn is_safe_ifname(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name != "."
+        && name != ".."
+}
+
+/// `--ipam-opt`: the embedded IPAM has none of its own. (Docker's own keys, which swarm
+/// managers pass through, were taken out at the edge.)
+pub(super) fn ipam_options(options: &DriverOptions) -> Result<(), Error> {
     let problems = options
         .keys()
-        .filter(|key| !key.starts_with("com.docker."))
         .map(|key| unknown(key, "IPAM", &[]))
         .collect();
     finish(problems)
 }
 
-/// `--driver-opt` on an endpoint: none are supported. dockerd's own keys
-/// (`com.docker.network.*`) carry ports, DNS servers and the like.
-pub(super) fn endpoint_options(options: &BTreeMap<String, serde_json::Value>) -> Result<(), Error> {
+/// `--driver-opt` on an endpoint: none are supported. (dockerd's own keys, which carry
+/// ports, DNS servers and the like, were decoded or dropped at the edge.)
+pub(super) fn endpoint_options(options: &DriverOptions) -> Result<(), Error> {
     let problems = options
         .keys()
-        .filter(|key| !key.starts_with("com.docker."))
         .map(|key| unknown(key, "endpoint", &[]))
         .collect();
     finish(problems)
@@ -94,11 +106,12 @@ fn finish(problems: Vec<String>) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
+    fn map(pairs: &[(&str, &str)]) -> DriverOptions {
+        let map = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        DriverOptions::new("Options", map).unwrap()
     }
 
     #[test]
@@ -124,26 +137,44 @@ mod tests {
     }
 
     #[test]
-    fn ipam_and_endpoint_options_refuse_user_keys_only() {
-        assert!(ipam_options(&map(&[("com.docker.network.ipam.serial", "true")])).is_ok());
+    fn ipam_and_endpoint_options_are_refused_by_name() {
+        assert!(ipam_options(&map(&[])).is_ok());
         assert!(
             ipam_options(&map(&[("pool-tag", "blue")]))
                 .unwrap_err()
                 .to_string()
                 .contains("pool-tag")
         );
-        let mut endpoint = BTreeMap::new();
-        endpoint.insert(
-            "com.docker.network.portmap".to_string(),
-            serde_json::json!([]),
-        );
-        assert!(endpoint_options(&endpoint).is_ok());
-        endpoint.insert("vlan-prio".to_string(), serde_json::json!("5"));
+        assert!(endpoint_options(&map(&[])).is_ok());
         assert!(
-            endpoint_options(&endpoint)
+            endpoint_options(&map(&[("vlan-prio", "5")]))
                 .unwrap_err()
                 .to_string()
                 .contains("vlan-prio")
         );
+    }
+
+    #[test]
+    fn bridge_names_that_could_break_nft_or_the_kernel_template_are_refused() {
+        for bad in [
+            "a\"b",
+            "e*",
+            "br%d",
+            "a b",
+            "",
+            "sixteen-chars-xx",
+            "..",
+            "a;b",
+            "a{b",
+        ] {
+            let error = network_options(&map(&[(BRIDGE_NAME_KEY, bad)]));
+            assert!(error.is_err(), "{bad:?} accepted");
+        }
+        for good in ["docker0", "br-test", "kbr_1.2"] {
+            assert!(
+                network_options(&map(&[(BRIDGE_NAME_KEY, good)])).is_ok(),
+                "{good}"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::Error;
-use crate::api::ipam::{RequestAddressRequest, RequestAddressResponse};
+use crate::model::{AddressKind, AddressRequest};
 use crate::neutron::{FixedIpRequest, Kind, NeutronError, Port, PortCreate, PortUpdate, Query};
 
 use super::NeutronDriver;
@@ -21,18 +21,11 @@ use super::names;
 use super::state::{AddressInfo, PoolInfo, SubnetInfo};
 use super::teardown::{COLLISION_WAIT, Job, Step};
 
-const GATEWAY_TYPE: &str = "com.docker.network.gateway";
-const REQUEST_TYPE: &str = "RequestAddressType";
-const MAC_OPTION: &str = "com.docker.network.endpoint.macaddress";
-
-pub async fn request(
-    d: &NeutronDriver,
-    req: RequestAddressRequest,
-) -> Result<RequestAddressResponse, Error> {
+pub async fn request(d: &NeutronDriver, req: AddressRequest) -> Result<IpNet, Error> {
     let pool = d.pool(&req.pool_id).await?.ok_or_else(|| {
         Error::InvalidOption(format!("pool {} does not exist in Neutron", req.pool_id))
     })?;
-    let gateway = req.options.get(REQUEST_TYPE).map(String::as_str) == Some(GATEWAY_TYPE);
+    let gateway = req.kind == AddressKind::Gateway;
     if let Some(ip) = req.address
         && !pool.cidr.contains(&ip)
     {
@@ -41,11 +34,7 @@ pub async fn request(
             pool.cidr
         )));
     }
-    let mac = req
-        .options
-        .get(MAC_OPTION)
-        .filter(|m| !m.is_empty())
-        .map(|m| m.to_ascii_lowercase());
+    let mac = req.mac.map(|m| m.to_string());
     let mut subnet = pool.subnet.clone();
     // Aux addresses come before the subnet exists and carry no MAC; a container's
     // address always has one (RequiresMACAddress).
@@ -53,7 +42,7 @@ pub async fn request(
         // Another host (or kuryr-libnetwork) may have made the network since.
         subnet = d.pool_subnet(&req.pool_id, &pool).await?;
         if let Some(found) = &subnet
-            && let Some(cached) = d.cache().pools.get_mut(&req.pool_id)
+            && let Some(cached) = d.cache().pools.get_mut(req.pool_id.as_str())
         {
             cached.subnet = Some(found.clone());
         }
@@ -77,10 +66,7 @@ pub async fn request(
             with_len(ip, &pool)
         }
     };
-    Ok(RequestAddressResponse {
-        address,
-        data: Default::default(),
-    })
+    Ok(address)
 }
 
 fn with_len(ip: IpAddr, pool: &PoolInfo) -> IpNet {

@@ -5,18 +5,12 @@
 //! bug 1802163) and tags it with the endpoint id, also for dual stack, where the two
 //! per-family ports become one (B2). A bind or plug failure puts the port back (B9).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::Error;
-use crate::api::network::{
-    CreateEndpointRequest, CreateEndpointResponse, EndpointInterfaceReply,
-    EndpointOperInfoResponse, InterfaceName, JoinResponse, StaticRoute,
-};
 use crate::binding::{Vif, container_ifname};
+use crate::model::{EndpointReply, EndpointSpec, JoinReply, OperInfo, StaticRoute};
 use crate::neutron::{FixedIpRequest, Kind, Port, PortCreate, PortUpdate, Query};
 
 use super::NeutronDriver;
@@ -28,17 +22,21 @@ use super::state::{EndpointInfo, NetInfo, SubnetInfo};
 /// How long a port status that is not ACTIVE is served from the cache.
 const STATUS_TTL: Duration = Duration::from_secs(1);
 
-pub async fn create(
-    d: &NeutronDriver,
-    req: CreateEndpointRequest,
-) -> Result<CreateEndpointResponse, Error> {
-    let eid = req.endpoint_id.clone();
+pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointReply, Error> {
+    if !req.options.is_empty() {
+        let keys: Vec<&str> = req.options.keys().collect();
+        return Err(Error::InvalidOption(format!(
+            "unknown endpoint option {}: the neutron backend takes no endpoint options",
+            keys.join(", ")
+        )));
+    }
+    let eid = req.endpoint_id.to_string();
     let _guard = d.locks.lock(&format!("ep:{eid}")).await;
     let mut net = d
         .network(&req.network_id)
         .await?
-        .ok_or_else(|| Error::UnknownNetwork(req.network_id.clone()))?;
-    let ips: Vec<IpAddr> = [req.interface.address, req.interface.address_ipv6]
+        .ok_or_else(|| Error::UnknownNetwork(req.network_id.to_string()))?;
+    let ips: Vec<IpAddr> = [req.address, req.address_ipv6]
         .into_iter()
         .flatten()
         .map(|n| n.addr())
@@ -68,7 +66,7 @@ pub async fn create(
             })?;
         wanted.push((s.clone(), *ip));
     }
-    let docker_mac = req.interface.mac_address.map(|m| m.to_string());
+    let docker_mac = req.mac.map(|m| m.to_string());
     let (ports, existing) = held_ports(d, &net, &wanted).await?;
     let (before, port, existing, vif) = match ports.len() {
         0 => {
@@ -97,7 +95,7 @@ pub async fn create(
             return Err(e);
         }
     };
-    let reply_mac = match req.interface.mac_address {
+    let reply_mac = match req.mac {
         Some(_) => None,
         None => port.mac_address.parse().ok(),
     };
@@ -122,16 +120,10 @@ pub async fn create(
                 a.existing = existing;
             }
         }
-        cache.networks.insert(req.network_id.clone(), net);
+        cache.networks.insert(req.network_id.to_string(), net);
         cache.endpoints.insert(eid, info);
     }
-    Ok(CreateEndpointResponse {
-        interface: EndpointInterfaceReply {
-            address: None,
-            address_ipv6: None,
-            mac_address: reply_mac,
-        },
-    })
+    Ok(EndpointReply { mac: reply_mac })
 }
 
 /// The ports holding the endpoint's addresses, from RequestAddress's cache or Neutron,
@@ -508,7 +500,7 @@ pub async fn delete(d: &NeutronDriver, nid: &str, eid: &str) -> Result<(), Error
     Error::from_all(errors)
 }
 
-pub async fn join(d: &NeutronDriver, nid: &str, eid: &str) -> Result<JoinResponse, Error> {
+pub async fn join(d: &NeutronDriver, nid: &str, eid: &str) -> Result<JoinReply, Error> {
     let info = endpoint(d, nid, eid).await?;
     let gateway = |v6: bool| {
         info.subnets
@@ -524,16 +516,13 @@ pub async fn join(d: &NeutronDriver, nid: &str, eid: &str) -> Result<JoinRespons
         .filter_map(|r| {
             Some(StaticRoute {
                 destination: r.destination.parse().ok()?,
-                route_type: 0,
                 next_hop: Some(r.nexthop.parse().ok()?),
             })
         })
         .collect();
-    Ok(JoinResponse {
-        interface_name: InterfaceName {
-            src_name: container_ifname(&info.port_id),
-            dst_prefix: d.settings.veth_dst_prefix.clone(),
-        },
+    Ok(JoinReply {
+        src_name: container_ifname(&info.port_id),
+        dst_prefix: d.settings.veth_dst_prefix.clone(),
         gateway: gateway(false),
         gateway_ipv6: gateway(true),
         static_routes,
@@ -543,17 +532,11 @@ pub async fn join(d: &NeutronDriver, nid: &str, eid: &str) -> Result<JoinRespons
 
 /// `{"status": <port status>}`; a status other than ACTIVE is re-read at most once a
 /// second, so dockerd's back-to-back calls cost one request at most.
-pub async fn oper_info(
-    d: &NeutronDriver,
-    nid: &str,
-    eid: &str,
-) -> Result<EndpointOperInfoResponse, Error> {
+pub async fn oper_info(d: &NeutronDriver, nid: &str, eid: &str) -> Result<OperInfo, Error> {
     let mut info = match endpoint(d, nid, eid).await {
         Ok(info) => info,
         Err(Error::UnknownEndpoint(_) | Error::UnknownNetwork(_)) => {
-            return Ok(EndpointOperInfoResponse {
-                value: BTreeMap::new(),
-            });
+            return Ok(OperInfo::new());
         }
         Err(e) => return Err(e),
     };
@@ -566,7 +549,7 @@ pub async fn oper_info(
             cached.status_at = info.status_at;
         }
     }
-    let mut value = BTreeMap::new();
-    value.insert("status".to_string(), Value::String(info.status));
-    Ok(EndpointOperInfoResponse { value })
+    let mut value = OperInfo::new();
+    value.insert("status".to_string(), info.status);
+    Ok(value)
 }

@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use crate::Error;
-use crate::api::network::ProgramExternalConnectivityRequest;
+use crate::model::{Connectivity, ExposedPort};
 use crate::neutron::{
     Kind, Port, PortUpdate, Query, SecurityGroup, SecurityGroupCreate, SecurityGroupRule,
     SecurityGroupRuleCreate,
@@ -18,39 +16,20 @@ use super::NeutronDriver;
 use super::endpoints::endpoint;
 use super::names;
 
-const EXPOSED: &str = "com.docker.network.endpoint.exposedports";
-
-/// Docker's `{"Proto": n, "Port": p}` list → protocol name → sorted ports.
-fn exposed(options: &BTreeMap<String, Value>) -> Result<BTreeMap<&'static str, Vec<u32>>, Error> {
+/// Docker's exposed ports → protocol name → sorted, distinct ports.
+fn exposed(ports: &[ExposedPort]) -> BTreeMap<&'static str, Vec<u32>> {
     let mut by_proto: BTreeMap<&'static str, Vec<u32>> = BTreeMap::new();
-    let Some(Value::Array(items)) = options.get(EXPOSED) else {
-        return Ok(by_proto);
-    };
-    for item in items {
-        let number = |k: &str| item.get(k).and_then(Value::as_u64);
-        let (Some(proto), Some(port)) = (number("Proto"), number("Port")) else {
-            return Err(Error::BadRequest(format!("{EXPOSED}: bad item {item}")));
-        };
-        let name = match proto {
-            1 => "icmp",
-            6 => "tcp",
-            17 => "udp",
-            132 => "sctp",
-            other => {
-                return Err(Error::InvalidOption(format!(
-                    "exposed port {port} uses IP protocol {other}, which kuryr cannot map"
-                )));
-            }
-        };
-        let port = u32::try_from(port)
-            .map_err(|_| Error::BadRequest(format!("{EXPOSED}: port {port} out of range")))?;
-        by_proto.entry(name).or_default().push(port);
+    for port in ports {
+        by_proto
+            .entry(port.proto.as_str())
+            .or_default()
+            .push(u32::from(port.port));
     }
     for ports in by_proto.values_mut() {
         ports.sort_unstable();
         ports.dedup();
     }
-    Ok(by_proto)
+    by_proto
 }
 
 /// Consecutive ports merged into ranges (bug 1627922: one rule per range).
@@ -65,11 +44,8 @@ fn ranges(ports: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
-pub async fn program(
-    d: &NeutronDriver,
-    req: ProgramExternalConnectivityRequest,
-) -> Result<(), Error> {
-    let wanted = exposed(&req.options)?;
+pub async fn program(d: &NeutronDriver, req: Connectivity) -> Result<(), Error> {
+    let wanted = exposed(&req.exposed_ports);
     if wanted.is_empty() {
         return Ok(());
     }
@@ -135,7 +111,7 @@ pub async fn program(
         }
         return Err(e.into());
     }
-    if let Some(cached) = d.cache().endpoints.get_mut(&req.endpoint_id) {
+    if let Some(cached) = d.cache().endpoints.get_mut(req.endpoint_id.as_str()) {
         cached.security_groups = groups;
         cached.exposed_groups = Some(vec![group.id]);
     }
@@ -210,19 +186,16 @@ mod tests {
     }
 
     #[test]
-    fn protocols_are_named_and_unknown_refused() {
-        let mut o = BTreeMap::new();
-        o.insert(
-            EXPOSED.to_string(),
-            serde_json::json!([{"Proto": 6, "Port": 81}, {"Proto": 6, "Port": 80}, {"Proto": 17, "Port": 53}]),
-        );
-        let e = exposed(&o).unwrap();
+    fn protocols_are_named_and_ports_sorted() {
+        use crate::model::Protocol;
+        let port = |proto, port| ExposedPort { proto, port };
+        let e = exposed(&[
+            port(Protocol::Tcp, 81),
+            port(Protocol::Tcp, 80),
+            port(Protocol::Udp, 53),
+            port(Protocol::Tcp, 80),
+        ]);
         assert_eq!(e["tcp"], vec![80, 81]);
         assert_eq!(e["udp"], vec![53]);
-        o.insert(
-            EXPOSED.to_string(),
-            serde_json::json!([{"Proto": 99, "Port": 1}]),
-        );
-        assert!(exposed(&o).is_err());
     }
 }

@@ -33,12 +33,16 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use crate::Error;
-use crate::api::settle::{MAX_TIMEOUT_SECS, SettleRequest, SettleResponse};
-use crate::api::{Empty, ipam, network};
 use crate::binding::Binder;
 use crate::driver::Driver;
+use crate::model::{
+    AddressRelease, AddressRequest, AddressSpaces, Backlog as Left, Connectivity, EndpointRef,
+    EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkId, NetworkSpec, OperInfo, PoolGrant,
+    PoolId, PoolRequest, Scope,
+};
 use crate::neutron::{Client, NeutronError};
 use crate::store::StoreError;
+use ipnet::IpNet;
 
 pub use settings::Settings;
 pub use teardown::Backlog;
@@ -137,137 +141,102 @@ impl From<NeutronError> for Error {
 
 #[async_trait]
 impl Driver for NeutronDriver {
-    fn network_capabilities(&self) -> network::CapabilitiesResponse {
-        network::CapabilitiesResponse {
-            scope: self.settings.scope,
-            connectivity_scope: self.settings.scope,
-        }
+    fn scope(&self) -> Scope {
+        self.settings.scope
     }
 
-    fn ipam_capabilities(&self) -> ipam::CapabilitiesResponse {
+    fn requires_mac_address(&self) -> bool {
         // Ports are made at RequestAddress, so the MAC must be known by then.
-        ipam::CapabilitiesResponse {
-            requires_mac_address: true,
-            requires_request_replay: false,
-        }
+        true
     }
 
-    fn default_address_spaces(&self) -> ipam::DefaultAddressSpacesResponse {
-        ipam::DefaultAddressSpacesResponse {
+    fn default_address_spaces(&self) -> AddressSpaces {
+        AddressSpaces {
             local: self.settings.local_address_space.clone(),
             global: self.settings.global_address_space.clone(),
         }
     }
 
-    async fn request_pool(
-        &self,
-        req: ipam::RequestPoolRequest,
-    ) -> Result<ipam::RequestPoolResponse, Error> {
+    async fn request_pool(&self, req: PoolRequest) -> Result<PoolGrant, Error> {
         self.probe().await?;
         pools::request(self, req).await
     }
 
-    async fn release_pool(&self, req: ipam::ReleasePoolRequest) -> Result<Empty, Error> {
+    async fn release_pool(&self, pool_id: PoolId) -> Result<(), Error> {
         self.probe().await?;
-        pools::release(self, &req.pool_id).await?;
-        Ok(Empty {})
+        pools::release(self, &pool_id).await
     }
 
-    async fn request_address(
-        &self,
-        req: ipam::RequestAddressRequest,
-    ) -> Result<ipam::RequestAddressResponse, Error> {
+    async fn request_address(&self, req: AddressRequest) -> Result<IpNet, Error> {
         self.probe().await?;
         addresses::request(self, req).await
     }
 
-    async fn release_address(&self, req: ipam::ReleaseAddressRequest) -> Result<Empty, Error> {
+    async fn release_address(&self, req: AddressRelease) -> Result<(), Error> {
+        // An empty PoolID: a network driver supplied the address; nothing of ours.
+        let Some(pool_id) = req.pool_id else {
+            return Ok(());
+        };
         self.probe().await?;
-        if let Some(address) = req.address {
-            addresses::release(self, &req.pool_id, address).await?;
-        }
-        Ok(Empty {})
+        addresses::release(self, &pool_id, req.address).await
     }
 
-    async fn create_network(&self, req: network::CreateNetworkRequest) -> Result<Empty, Error> {
+    async fn create_network(&self, spec: NetworkSpec) -> Result<(), Error> {
         self.probe().await?;
-        networks::create(self, req).await?;
-        Ok(Empty {})
+        networks::create(self, spec).await
     }
 
-    async fn delete_network(&self, req: network::NetworkRequest) -> Result<Empty, Error> {
+    async fn delete_network(&self, id: NetworkId) -> Result<(), Error> {
         self.probe().await?;
-        networks::delete(self, &req.network_id).await?;
-        Ok(Empty {})
+        networks::delete(self, &id).await
     }
 
-    async fn create_endpoint(
-        &self,
-        req: network::CreateEndpointRequest,
-    ) -> Result<network::CreateEndpointResponse, Error> {
+    async fn create_endpoint(&self, spec: EndpointSpec) -> Result<EndpointReply, Error> {
         self.probe().await?;
-        endpoints::create(self, req).await
+        endpoints::create(self, spec).await
     }
 
-    async fn delete_endpoint(&self, req: network::EndpointRequest) -> Result<Empty, Error> {
+    async fn delete_endpoint(&self, ep: EndpointRef) -> Result<(), Error> {
         self.probe().await?;
-        endpoints::delete(self, &req.network_id, &req.endpoint_id).await?;
-        Ok(Empty {})
+        endpoints::delete(self, &ep.network_id, &ep.endpoint_id).await
     }
 
-    async fn endpoint_oper_info(
-        &self,
-        req: network::EndpointRequest,
-    ) -> Result<network::EndpointOperInfoResponse, Error> {
+    async fn endpoint_oper_info(&self, ep: EndpointRef) -> Result<OperInfo, Error> {
         self.probe().await?;
-        endpoints::oper_info(self, &req.network_id, &req.endpoint_id).await
+        endpoints::oper_info(self, &ep.network_id, &ep.endpoint_id).await
     }
 
-    async fn join(&self, req: network::JoinRequest) -> Result<network::JoinResponse, Error> {
+    async fn join(&self, req: JoinSpec) -> Result<JoinReply, Error> {
         self.probe().await?;
         endpoints::join(self, &req.network_id, &req.endpoint_id).await
     }
 
-    async fn leave(&self, _req: network::EndpointRequest) -> Result<Empty, Error> {
+    async fn leave(&self, _ep: EndpointRef) -> Result<(), Error> {
         // The interface leaves with the sandbox; the port stays until DeleteEndpoint.
-        Ok(Empty {})
+        Ok(())
     }
 
-    async fn settle(&self, req: SettleRequest) -> Result<SettleResponse, Error> {
-        if req.timeout > MAX_TIMEOUT_SECS {
-            return Err(Error::BadRequest(format!(
-                "Timeout {} is over the {MAX_TIMEOUT_SECS} s limit",
-                req.timeout
-            )));
-        }
-        let left = self.drain(Duration::from_secs(req.timeout)).await;
-        Ok(SettleResponse {
+    async fn settle(&self, timeout: Duration) -> Result<Left, Error> {
+        let left = self.drain(timeout).await;
+        Ok(Left {
             pending: left.pending,
             errors: left.errors,
         })
     }
 
-    async fn program_external_connectivity(
-        &self,
-        req: network::ProgramExternalConnectivityRequest,
-    ) -> Result<Empty, Error> {
+    async fn program_external_connectivity(&self, req: Connectivity) -> Result<(), Error> {
         if !self.settings.process_external_connectivity {
-            return Ok(Empty {});
+            return Ok(());
         }
         self.probe().await?;
-        exposure::program(self, req).await?;
-        Ok(Empty {})
+        exposure::program(self, req).await
     }
 
-    async fn revoke_external_connectivity(
-        &self,
-        req: network::EndpointRequest,
-    ) -> Result<Empty, Error> {
+    async fn revoke_external_connectivity(&self, ep: EndpointRef) -> Result<(), Error> {
         if !self.settings.process_external_connectivity {
-            return Ok(Empty {});
+            return Ok(());
         }
         self.probe().await?;
-        exposure::revoke(self, &req.network_id, &req.endpoint_id).await?;
-        Ok(Empty {})
+        exposure::revoke(self, &ep.network_id, &ep.endpoint_id).await
     }
 }

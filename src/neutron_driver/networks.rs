@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::Error;
-use crate::api::network::{CreateNetworkRequest, IpamData};
+use crate::model::{NetworkSpec, Subnet as DockerSubnet};
 use crate::neutron::{Kind, Network, NetworkCreate, Query, Subnet, SubnetCreate, SubnetPool};
 
 use super::NeutronDriver;
@@ -31,15 +31,13 @@ struct Family {
     subnetpool_id: String,
 }
 
-pub async fn create(d: &NeutronDriver, req: CreateNetworkRequest) -> Result<(), Error> {
-    let nid = req.network_id.clone();
+pub async fn create(d: &NeutronDriver, req: NetworkSpec) -> Result<(), Error> {
+    refuse_unsupported(&req)?;
+    let nid = req.id.to_string();
     let _guard = d.locks.lock(&format!("net:{nid}")).await;
-    let options = NeutronOptions::parse(&req.options.generic)?;
+    let options = NeutronOptions::parse(req.options.as_map())?;
     let mut families = Vec::new();
-    for (data, v6) in [
-        (req.ipv4_data.first(), false),
-        (req.ipv6_data.first(), true),
-    ] {
+    for (data, v6) in [(req.ipv4.first(), false), (req.ipv6.first(), true)] {
         if let Some(data) = data {
             families.push(resolve(d, data, v6, &options).await?);
         }
@@ -128,11 +126,34 @@ pub async fn create(d: &NeutronDriver, req: CreateNetworkRequest) -> Result<(), 
     }
 }
 
+/// What a Neutron network cannot be, refused by name rather than ignored: an
+/// `--internal` network (Neutron decides reachability with routers, not the plugin),
+/// and more than one pool per family (a kuryr network has one subnet per family, as in
+/// kuryr-libnetwork).
+fn refuse_unsupported(req: &NetworkSpec) -> Result<(), Error> {
+    if req.internal {
+        return Err(Error::InvalidOption(
+            "--internal is not supported by the neutron backend: reachability of a \
+             Neutron network is decided by its routers; create it without a router instead"
+                .into(),
+        ));
+    }
+    for (family, pools) in [("IPv4", &req.ipv4), ("IPv6", &req.ipv6)] {
+        if pools.len() > 1 {
+            return Err(Error::InvalidOption(format!(
+                "{} {family} subnets: the neutron backend gives a network one subnet per family",
+                pools.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The pool serving one family: the one RequestPool granted for this CIDR, or
 /// after a restart the one Neutron has under kuryr's name or the user's option.
 async fn resolve(
     d: &NeutronDriver,
-    data: &IpamData,
+    data: &DockerSubnet,
     v6: bool,
     options: &NeutronOptions,
 ) -> Result<Family, Error> {
@@ -142,7 +163,7 @@ async fn resolve(
         let cache = d.cache();
         cache
             .pool_ids
-            .get(&(data.address_space.clone(), cidr))
+            .get(&(data.space.to_string(), cidr))
             .and_then(|id| {
                 cache
                     .pools

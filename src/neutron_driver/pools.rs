@@ -10,7 +10,7 @@
 use ipnet::IpNet;
 
 use crate::Error;
-use crate::api::ipam::{RequestPoolRequest, RequestPoolResponse};
+use crate::model::{PoolGrant, PoolId, PoolRequest};
 use crate::neutron::{
     AddressScope, AddressScopeCreate, Kind, Query, Subnet, SubnetPool, SubnetPoolCreate,
 };
@@ -22,12 +22,9 @@ use super::options::{Named, NeutronOptions};
 use super::state::PoolInfo;
 use super::teardown::{COLLISION_WAIT, Job, Step};
 
-pub async fn request(
-    d: &NeutronDriver,
-    req: RequestPoolRequest,
-) -> Result<RequestPoolResponse, Error> {
-    let options = NeutronOptions::parse(&req.options)?;
-    let space = req.address_space.clone();
+pub async fn request(d: &NeutronDriver, req: PoolRequest) -> Result<PoolGrant, Error> {
+    let options = NeutronOptions::parse(req.options.as_map())?;
+    let space = req.space.to_string();
     let Some(cidr) = req.sub_pool.or(req.pool) else {
         return carve_default(d, req.v6, &space).await;
     };
@@ -48,7 +45,7 @@ pub async fn request(
     if let Some(named) = &family.pool
         && let Some(pool_id) = user_pool(d, named, cidr, &options).await?
     {
-        return Ok(remember(d, &space, pool_id, cidr));
+        return remember(d, &space, pool_id, cidr);
     }
     let subnet_id = match &family.subnet {
         Some(named) => Some(user_subnet_id(d, named).await?),
@@ -60,7 +57,7 @@ pub async fn request(
         Some(address_scope(d, &space, req.v6).await?)
     };
     let pool = kuryr_pool(d, cidr, subnet_id, scope, options.shared).await?;
-    Ok(remember(d, &space, pool, cidr))
+    remember(d, &space, pool, cidr)
 }
 
 /// Caches a granted pool and builds the answer.
@@ -69,18 +66,19 @@ fn remember(
     space: &str,
     info: (String, PoolInfo),
     cidr: IpNet,
-) -> RequestPoolResponse {
+) -> Result<PoolGrant, Error> {
     let (pool_id, pool) = info;
+    let granted = PoolId::parse("PoolID", &pool_id)?;
     let mut cache = d.cache();
     cache.pools.insert(pool_id.clone(), pool);
     cache
         .pool_ids
         .insert((space.to_string(), cidr), pool_id.clone());
-    RequestPoolResponse {
-        pool_id,
+    Ok(PoolGrant {
+        pool_id: granted,
         pool: cidr,
-        data: Default::default(),
-    }
+        gateway: None,
+    })
 }
 
 /// A pool the user named: used as is when it holds `cidr` (and then marked
@@ -255,11 +253,7 @@ fn looks_like_uuid(s: &str) -> bool {
 /// No `--subnet`: carve the first free CIDR of the default pool's default prefix
 /// length. Neutron refuses a second subnet on the same CIDR of one pool, so a race
 /// with another host fails cleanly at CreateNetwork instead of overlapping.
-async fn carve_default(
-    d: &NeutronDriver,
-    v6: bool,
-    space: &str,
-) -> Result<RequestPoolResponse, Error> {
+async fn carve_default(d: &NeutronDriver, v6: bool, space: &str) -> Result<PoolGrant, Error> {
     let name = if v6 {
         d.settings.default_pool_v6.clone()
     } else {
@@ -304,7 +298,7 @@ async fn carve_default(
         deletable: false,
         subnet: None,
     };
-    Ok(remember(d, space, (pool_id, info), cidr))
+    remember(d, space, (pool_id, info), cidr)
 }
 
 /// Neutron sends `default_prefixlen` as a string in subnet pools, a number elsewhere.

@@ -8,7 +8,7 @@ use crate::config::Config;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub scope: &'static str,
+    pub scope: crate::model::Scope,
     pub local_address_space: String,
     pub global_address_space: String,
     pub veth_dst_prefix: String,
@@ -53,7 +53,7 @@ impl Settings {
             binding.ovs_bridge = bridge.to_string();
         }
         Settings {
-            scope: config.capability_scope.as_str(),
+            scope: config.capability_scope,
             local_address_space: config.local_default_address_space.clone(),
             global_address_space: config.global_default_address_space.clone(),
             veth_dst_prefix: config.veth_dst_prefix.clone(),

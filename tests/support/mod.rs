@@ -22,7 +22,7 @@ pub const EP2: &str = "413eee0d515072f0e8e370e6de43335c35ecfe25f68f084e292bd48cb
 
 pub fn settings() -> Settings {
     Settings {
-        scope: "local",
+        scope: kuryr::model::Scope::Local,
         local_address_space: "no_address_space".into(),
         global_address_space: "no_address_space".into(),
         veth_dst_prefix: "eth".into(),
