@@ -208,7 +208,7 @@ mod tests {
         assert!(env.contains("KURYR_PROBE=1"), "{env}");
         let leaked: Vec<&str> = env.lines().filter(|l| l.starts_with("OS_")).collect();
         assert!(leaked.is_empty(), "leaked to the child: {leaked:?}");
-        println!("probe: child environment clean");
+        eprintln!("probe: child environment clean");
     }
 
     #[test]
@@ -227,11 +227,11 @@ mod tests {
             .env("KURYR_PROBE", "1")
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && text.contains("probe: child environment clean"),
             "{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stdout)
         );
     }
 

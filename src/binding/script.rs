@@ -400,16 +400,16 @@ mod tests {
         ok.network_id = uuid.into();
         ok.project_id = String::new();
         check_args(&ok).unwrap();
-        let cases: Vec<Box<dyn Fn(&mut Vif)>> = vec![
-            Box::new(|v| v.endpoint_id = "e1; rm -rf /".into()),
-            Box::new(|v| v.network_id = "$(reboot)".into()),
-            Box::new(|v| v.network_id = String::new()),
-            Box::new(|v| v.project_id = "a b".into()),
-            Box::new(|v| v.endpoint_id = "x".repeat(256)),
-            Box::new(|v| v.vif_details = json!({"k": "a b"})),
-            Box::new(|v| v.vif_details = json!({"k": ["ok", "*"]})),
-            Box::new(|v| v.vif_details = json!({"it's": 1})),
-            Box::new(|v| v.vif_details = json!({"k": {"n": "`id`"}})),
+        let cases: [fn(&mut Vif); 9] = [
+            |v| v.endpoint_id = "e1; rm -rf /".into(),
+            |v| v.network_id = "$(reboot)".into(),
+            |v| v.network_id = String::new(),
+            |v| v.project_id = "a b".into(),
+            |v| v.endpoint_id = "x".repeat(256),
+            |v| v.vif_details = json!({"k": "a b"}),
+            |v| v.vif_details = json!({"k": ["ok", "*"]}),
+            |v| v.vif_details = json!({"it's": 1}),
+            |v| v.vif_details = json!({"k": {"n": "`id`"}}),
         ];
         for (i, change) in cases.iter().enumerate() {
             let mut v = ok.clone();
