@@ -16,6 +16,8 @@
 //! * `binding`: the host side of Neutron ports: veth pairs, OVS, Linux bridges.
 //! * `config`: `kuryr.conf`, compatible with kuryr-libnetwork's.
 //! * `daemon`: wires a configuration into a running server.
+//! * `process`: running child programs with a timeout, in their own process group,
+//!   without `OS_*` secrets, output capped.
 
 pub mod api;
 pub mod binding;
@@ -29,6 +31,7 @@ pub mod ipam;
 pub mod model;
 pub mod neutron;
 pub mod neutron_driver;
+pub mod process;
 pub mod server;
 pub mod store;
 

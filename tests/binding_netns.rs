@@ -232,14 +232,30 @@ fn unpluggable_ports_leave_nothing_behind() {
         let (b, dir) = plain_binder();
         let before = ns.link_names();
 
+        // An executable named after an unknown vif_type is never run.
+        recording_script(dir.path(), "vhostuser");
         let err = b.bind(&vif(PORT, "vhostuser")).await.unwrap_err();
         assert!(matches!(err, BindError::Unsupported { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
             text.starts_with("vif_type vhostuser is not supported")
-                && text.contains(&dir.path().join("vhostuser").display().to_string()),
+                && text.contains("scripts run only for midonet, iovisor"),
             "{text}"
         );
+        assert!(take_log(dir.path()).is_empty());
+
+        // A known script with an argument a shell would misread is refused
+        // before anything is made.
+        recording_script(dir.path(), "midonet");
+        let err = b
+            .bind(&Vif {
+                endpoint_id: "e1;reboot".into(),
+                ..vif(PORT, "midonet")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BindError::BadVif { .. }), "{err:?}");
+        assert!(take_log(dir.path()).is_empty());
 
         let err = b.bind(&vif(PORT, "binding_failed")).await.unwrap_err();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! Keeps the architecture's written rules true: every source file opens with a `//!`
-//! doc, and the `ipam` core imports nothing that does I/O.
+//! doc, the `ipam` core imports nothing that does I/O, and only `process` spawns
+//! child programs.
 
 use std::path::{Path, PathBuf};
 
@@ -114,6 +115,26 @@ fn only_server_serves_http() {
         assert!(
             !text.contains("axum::") && !text.contains("StatusCode"),
             "{} knows HTTP",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn only_process_spawns_children() {
+    // Every child must get the timeout, process group, capped output and
+    // scrubbed environment that `process::run` gives.
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path == src().join("process.rs") {
+            assert!(!text.contains("crate::"), "process.rs imports from the crate");
+            continue;
+        }
+        assert!(
+            !text.contains("process::Command") && !text.contains("Command::new("),
+            "{} spawns a child itself; use crate::process::run",
             path.display()
         );
     }

@@ -1,11 +1,13 @@
-//! Running the binding's external commands (ovs-vsctl, kuryr-lib scripts):
-//! no shell, no stdin, a time limit, and on failure an error that carries the
-//! command line and what the command printed. It never retries; whether a
-//! failure is fatal is the caller's decision.
+//! Running the binding's external commands (ovs-vsctl, kuryr-lib scripts)
+//! through `crate::process` (no shell, no stdin, no `OS_*` secrets, its own
+//! process group killed on timeout, output capped), and on failure an error
+//! that carries the command line and what the command printed. It never
+//! retries; whether a failure is fatal is the caller's decision.
 
 use std::ffi::OsStr;
-use std::process::Stdio;
 use std::time::Duration;
+
+use crate::process::{self, RunError};
 
 use super::BindError;
 
@@ -14,32 +16,25 @@ use super::BindError;
 const MAX_OUTPUT: usize = 2000;
 
 /// Runs `program args…` and returns its stdout. Fails with the command's
-/// stderr on a non-zero exit, and kills it after `limit` (the child is
-/// killed when its future is dropped).
+/// stderr on a non-zero exit, and kills its process group after `limit` (or
+/// when the future is dropped).
 pub(super) async fn run(
     program: &OsStr,
     args: &[String],
     limit: Duration,
 ) -> Result<String, BindError> {
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = match tokio::time::timeout(limit, command.output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(source)) => {
-            return Err(BindError::Spawn {
-                command: display(program, args),
-                source,
-            });
-        }
-        Err(_) => {
+    let output = match process::run(program, args, None, limit).await {
+        Ok(output) => output,
+        Err(RunError::Timeout(_)) => {
             return Err(BindError::Timeout {
                 command: display(program, args),
                 secs: limit.as_secs(),
+            });
+        }
+        Err(RunError::Spawn(source) | RunError::Io(source)) => {
+            return Err(BindError::Spawn {
+                command: display(program, args),
+                source,
             });
         }
     };

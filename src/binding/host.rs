@@ -54,13 +54,13 @@ impl HostBinder {
             "tap" => Plug::Tap,
             other => {
                 let script = script::find(&self.settings.bindir, other).await;
-                Plug::Script(script.ok_or_else(|| BindError::Unsupported {
+                let path = script.map_err(|reason| BindError::Unsupported {
                     vif_type: other.to_owned(),
-                    reason: format!(
-                        "no executable binding script {} (handled without one: {NATIVE})",
-                        self.settings.bindir.join(other).display()
-                    ),
-                })?)
+                    reason: format!("{reason} (handled without one: {NATIVE})"),
+                })?;
+                // Refused before the veth exists, so nothing is left behind.
+                script::check_args(vif)?;
+                Plug::Script(path)
             }
         })
     }
@@ -73,7 +73,7 @@ impl HostBinder {
             }
             Plug::LinuxBridge => linuxbridge::plug(&self.nl, vif, tap).await,
             Plug::Tap => Ok(()),
-            Plug::Script(path) => script::run(path, &script::bind_args(vif, tap, mac)).await,
+            Plug::Script(path) => script::run(path, &script::bind_args(vif, tap, mac)?).await,
         }
     }
 }
@@ -127,19 +127,23 @@ impl Binder for HostBinder {
             // goes; "tap" and unbound ports were never plugged anywhere.
             "bridge" | "tap" | "unbound" | "binding_failed" | "" => {}
             other => match script::find(&self.settings.bindir, other).await {
-                Some(path) => {
-                    if let Err(e) = script::run(&path, &script::unbind_args(vif, &tap, &mac)).await
-                    {
+                Ok(path) => {
+                    let ran = match script::unbind_args(vif, &tap, &mac) {
+                        Ok(args) => script::run(&path, &args).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = ran {
                         errors.push(e);
                     }
                 }
                 // bind refuses such a port, so nothing was plugged unless
                 // the script was removed since; deleting the veth is all
                 // that can be done either way.
-                None => tracing::warn!(
+                Err(reason) => tracing::warn!(
                     port = %vif.port_id,
                     vif_type = other,
                     bindir = %self.settings.bindir.display(),
+                    %reason,
                     "no binding script to unbind with; only deleting the veth"
                 ),
             },

@@ -16,21 +16,93 @@ use super::{BindError, Vif, exec};
 /// Docker call, so give up after this.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `<bindir>/<vif_type>` if it is an executable file. vif_types that are not
-/// a plain file name (empty, ".", "..", containing '/') never name a script.
-pub(super) async fn find(bindir: &Path, vif_type: &str) -> Option<PathBuf> {
-    if vif_type.is_empty() || vif_type == "." || vif_type == ".." || vif_type.contains('/') {
-        return None;
+/// The vif_types kuryr-lib ships a script for and this plugin does not plug
+/// natively ("ovs", "bridge" and "tap" are native; "unbound" only fails).
+/// Any other vif_type would run whatever executable happens to be called
+/// that in `bindir`, chosen by a field Neutron sends.
+pub(super) const SCRIPT_VIF_TYPES: &[&str] = &["midonet", "iovisor"];
+
+/// `<bindir>/<vif_type>` if the vif_type is one of [`SCRIPT_VIF_TYPES`] and
+/// the file is executable; otherwise why not.
+pub(super) async fn find(bindir: &Path, vif_type: &str) -> Result<PathBuf, String> {
+    if !SCRIPT_VIF_TYPES.contains(&vif_type) {
+        return Err(format!(
+            "kuryr-lib has no binding script for it (scripts run only for {})",
+            SCRIPT_VIF_TYPES.join(", ")
+        ));
     }
     let path = bindir.join(vif_type);
-    let meta = tokio::fs::metadata(&path).await.ok()?;
-    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(path)
+    let missing = || format!("no executable binding script {}", path.display());
+    let Ok(meta) = tokio::fs::metadata(&path).await else {
+        return Err(missing());
+    };
+    if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+        Ok(path)
+    } else {
+        Err(missing())
+    }
+}
+
+/// Characters an id or a vif_details atom may hold. kuryr-lib's bash scripts
+/// expand their arguments unquoted, so anything a shell would split, glob or
+/// reinterpret (spaces, `*`, `$`, quotes, ...) is refused before a script runs.
+fn safe(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=".contains(c))
+}
+
+/// Refuses a `Vif` whose script arguments are not all plain: the port,
+/// endpoint and network ids non-empty and [`safe`], the project id [`safe`]
+/// (it may be empty without Keystone), and every key and string of
+/// vif_details [`safe`] (its Python repr adds only our own quoting).
+pub(super) fn check_args(vif: &Vif) -> Result<(), BindError> {
+    let bad = |reason: String| BindError::BadVif {
+        port_id: vif.port_id.clone(),
+        reason,
+    };
+    for (what, value, may_be_empty) in [
+        ("port id", &vif.port_id, false),
+        ("endpoint id", &vif.endpoint_id, false),
+        ("network id", &vif.network_id, false),
+        ("project id", &vif.project_id, true),
+    ] {
+        if (value.is_empty() && !may_be_empty) || value.len() > 255 || !safe(value) {
+            return Err(bad(format!(
+                "{what} {value:?} cannot be passed to a binding script \
+                 (only letters, digits and -_.:/@+=)"
+            )));
+        }
+    }
+    check_details(&vif.vif_details).map_err(|atom| {
+        bad(format!(
+            "binding:vif_details holds {atom:?}, which cannot be passed to a binding \
+             script (only letters, digits and -_.:/@+=)"
+        ))
+    })
+}
+
+fn check_details(value: &Value) -> Result<(), String> {
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+        Value::String(s) if safe(s) => Ok(()),
+        Value::String(s) => Err(s.clone()),
+        Value::Array(items) => items.iter().try_for_each(check_details),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if safe(k) {
+                check_details(v)
+            } else {
+                Err(k.clone())
+            }
+        }),
+    }
 }
 
 /// kuryr-lib's bind argv:
 /// `bind <port_id> <tap> <endpoint_id> <mac> <network_id> <project_id> <vif_details>`.
-pub(super) fn bind_args(vif: &Vif, tap: &str, mac: &str) -> Vec<String> {
-    vec![
+pub(super) fn bind_args(vif: &Vif, tap: &str, mac: &str) -> Result<Vec<String>, BindError> {
+    check_args(vif)?;
+    Ok(vec![
         "bind".into(),
         vif.port_id.clone(),
         tap.into(),
@@ -39,13 +111,14 @@ pub(super) fn bind_args(vif: &Vif, tap: &str, mac: &str) -> Vec<String> {
         vif.network_id.clone(),
         vif.project_id.clone(),
         vif_details_arg(&vif.vif_details),
-    ]
+    ])
 }
 
 /// kuryr-lib's unbind argv; note the order differs from bind:
 /// `unbind <port_id> <tap> <endpoint_id> <mac> <vif_details> <network_id>`.
-pub(super) fn unbind_args(vif: &Vif, tap: &str, mac: &str) -> Vec<String> {
-    vec![
+pub(super) fn unbind_args(vif: &Vif, tap: &str, mac: &str) -> Result<Vec<String>, BindError> {
+    check_args(vif)?;
+    Ok(vec![
         "unbind".into(),
         vif.port_id.clone(),
         tap.into(),
@@ -53,7 +126,7 @@ pub(super) fn unbind_args(vif: &Vif, tap: &str, mac: &str) -> Vec<String> {
         mac.into(),
         vif_details_arg(&vif.vif_details),
         vif.network_id.clone(),
-    ]
+    ])
 }
 
 pub(super) async fn run(script: &Path, args: &[String]) -> Result<(), BindError> {
@@ -266,7 +339,7 @@ mod tests {
     fn argv_follows_kuryr_libs_order() {
         let v = vif(json!({"port_filter": true}));
         assert_eq!(
-            bind_args(&v, "tapp1", "fa:16:3e:00:00:01"),
+            bind_args(&v, "tapp1", "fa:16:3e:00:00:01").unwrap(),
             [
                 "bind",
                 "p1",
@@ -279,7 +352,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            unbind_args(&vif(json!({})), "tapp1", "fa:16:3e:00:00:01"),
+            unbind_args(&vif(json!({})), "tapp1", "fa:16:3e:00:00:01").unwrap(),
             [
                 "unbind",
                 "p1",
@@ -293,7 +366,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_executable_files_named_by_the_vif_type_are_scripts() {
+    async fn only_executable_scripts_of_known_vif_types_run() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, mode: u32| {
             let path = dir.path().join(name);
@@ -301,23 +374,56 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         };
         write("midonet", 0o755);
-        write("plain", 0o644);
-        std::fs::create_dir(dir.path().join("adir")).unwrap();
+        write("iovisor", 0o644);
+        write("vrouter", 0o755);
+        write("rm", 0o755);
         assert_eq!(
             find(dir.path(), "midonet").await,
-            Some(dir.path().join("midonet"))
+            Ok(dir.path().join("midonet"))
         );
-        for none in [
-            "plain",
-            "adir",
-            "missing",
-            "",
-            ".",
-            "..",
-            "../midonet",
-            "a/b",
-        ] {
-            assert_eq!(find(dir.path(), none).await, None, "{none:?}");
+        let err = find(dir.path(), "iovisor").await.unwrap_err();
+        assert!(err.contains("no executable binding script"), "{err}");
+        for unknown in ["vrouter", "rm", "", ".", "..", "../midonet", "a/b"] {
+            let err = find(dir.path(), unknown).await.unwrap_err();
+            assert!(
+                err.contains("scripts run only for midonet, iovisor"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn script_arguments_must_be_plain() {
+        let uuid = "0b0e8a57-3a4c-4a8f-9d2e-1f5a6b7c8d9e";
+        let mut ok = vif(json!({"port_filter": true, "bridge_name": "br-int",
+            "vhostuser_socket": "/var/run/openvswitch/vhu1", "bound_drivers": {"0": "openvswitch"}}));
+        ok.network_id = uuid.into();
+        ok.project_id = String::new();
+        check_args(&ok).unwrap();
+        let cases: [fn(&mut Vif); 9] = [
+            |v| v.endpoint_id = "e1; rm -rf /".into(),
+            |v| v.network_id = "$(reboot)".into(),
+            |v| v.network_id = String::new(),
+            |v| v.project_id = "a b".into(),
+            |v| v.endpoint_id = "x".repeat(256),
+            |v| v.vif_details = json!({"k": "a b"}),
+            |v| v.vif_details = json!({"k": ["ok", "*"]}),
+            |v| v.vif_details = json!({"it's": 1}),
+            |v| v.vif_details = json!({"k": {"n": "`id`"}}),
+        ];
+        for (i, change) in cases.iter().enumerate() {
+            let mut v = ok.clone();
+            change(&mut v);
+            let err = check_args(&v).unwrap_err();
+            assert!(matches!(err, BindError::BadVif { .. }), "case {i}: {err}");
+            assert!(
+                bind_args(&v, "tapp1", "fa:16:3e:00:00:01").is_err(),
+                "case {i}"
+            );
+            assert!(
+                unbind_args(&v, "tapp1", "fa:16:3e:00:00:01").is_err(),
+                "case {i}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::error::NeutronError;
+use super::redact;
 
 /// A Keystone name or id (users, projects, domains can be named either way).
 #[derive(Clone, PartialEq, Eq)]
@@ -110,7 +111,7 @@ impl fmt::Debug for AuthMethod {
         match self {
             AuthMethod::None { endpoint } => f
                 .debug_struct("None")
-                .field("endpoint", &endpoint.as_str())
+                .field("endpoint", &redact::url(endpoint))
                 .finish(),
             AuthMethod::Password {
                 auth_url,
@@ -119,7 +120,7 @@ impl fmt::Debug for AuthMethod {
                 ..
             } => f
                 .debug_struct("Password")
-                .field("auth_url", &auth_url.as_str())
+                .field("auth_url", &redact::url(auth_url))
                 .field("user", user)
                 .field("password", &HIDDEN)
                 .field("project", project)
@@ -130,7 +131,7 @@ impl fmt::Debug for AuthMethod {
                 ..
             } => f
                 .debug_struct("ApplicationCredential")
-                .field("auth_url", &auth_url.as_str())
+                .field("auth_url", &redact::url(auth_url))
                 .field("credential", credential)
                 .field("secret", &HIDDEN)
                 .finish(),
@@ -138,7 +139,7 @@ impl fmt::Debug for AuthMethod {
                 auth_url, project, ..
             } => f
                 .debug_struct("Token")
-                .field("auth_url", &auth_url.as_str())
+                .field("auth_url", &redact::url(auth_url))
                 .field("token", &HIDDEN)
                 .field("project", project)
                 .finish(),
@@ -283,8 +284,9 @@ pub fn network_endpoint(
 /// Normalises a Neutron endpoint to end with `/` and without a `v2.0` suffix
 /// (some catalogs list `http://host:9696/v2.0`).
 pub fn endpoint_base(url: &str) -> Result<Url, NeutronError> {
-    let mut parsed = Url::parse(url)
-        .map_err(|e| NeutronError::Auth(format!("bad network endpoint {url}: {e}")))?;
+    let mut parsed = Url::parse(url).map_err(|e| {
+        NeutronError::Auth(format!("bad network endpoint {}: {e}", redact::text(url)))
+    })?;
     let path = parsed.path().trim_end_matches('/');
     let path = path.strip_suffix("/v2.0").unwrap_or(path).to_string();
     parsed.set_path(&format!("{path}/"));

@@ -1,11 +1,16 @@
 //! `NeutronError`: every way a Neutron or Keystone call can fail. Mapping these to
 //! Docker's `{"Err"}` answers is left to the driver; this module only describes them.
-//! No variant ever carries a token or a password, so Display and Debug are safe to log.
+//! No variant ever carries a token or a password, and every URL in one has its
+//! userinfo stripped (`redact.rs`) and transport errors theirs removed, so Display and
+//! Debug are safe to log. Errors are `Clone` so that one failed Keystone request can
+//! answer every caller that waited for it.
+
+use std::sync::Arc;
 
 use thiserror::Error;
 
 /// An error from the Neutron client.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum NeutronError {
     /// Neutron (or Keystone) answered with a non-success status.
     #[error("{method} {url}: HTTP {status}: {message}{}", request_id_suffix(.request_id))]
@@ -16,13 +21,34 @@ pub enum NeutronError {
         message: String,
         request_id: Option<String>,
     },
-    /// The request never got an answer (connect, TLS, timeout, body read).
+    /// The request never got an answer (connect, TLS, timeout, body read). The
+    /// source has had its URL removed (`reqwest::Error::without_url`).
     #[error("{method} {url}: {source}")]
     Transport {
         method: String,
         url: String,
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
+    },
+    /// The server answered with a redirect. None is followed: it would carry the
+    /// token, or on a 307 the password, to wherever `location` points.
+    #[error(
+        "{method} {url}: HTTP {status} redirect to {location} refused (kuryr follows no \
+         redirects; configure the final URL)"
+    )]
+    Redirect {
+        method: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+    /// The answer passed one of the client's bounds (body size, pages, items) or
+    /// its pagination went round in a loop.
+    #[error("{method} {url}: {message}")]
+    Limit {
+        method: String,
+        url: String,
+        message: String,
     },
     /// The answer was not the JSON we expected.
     #[error("decoding the answer of {url}: {message}")]
@@ -68,7 +94,10 @@ impl NeutronError {
         match self {
             NeutronError::Transport { .. } | NeutronError::Auth(_) => true,
             NeutronError::Api { status, .. } => *status >= 500 || matches!(status, 408 | 429),
-            NeutronError::Decode { .. } | NeutronError::Config(_) => false,
+            NeutronError::Decode { .. }
+            | NeutronError::Config(_)
+            | NeutronError::Redirect { .. }
+            | NeutronError::Limit { .. } => false,
         }
     }
 }

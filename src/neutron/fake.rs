@@ -46,7 +46,16 @@ pub struct State {
     pub page_size: Option<usize>,
     pub scripts: Vec<Script>,
     pub extensions: HashSet<String>,
+    /// Answers every `GET v2.0/<collection>` from the raw query instead of the
+    /// tables, for servers whose pagination misbehaves.
+    pub list_hook: Option<ListHook>,
+    /// `(path from v2.0/ without query, status, Location)`: answered as a redirect
+    /// after the token check.
+    pub redirects: Vec<(String, u16, String)>,
 }
+
+/// See [`State::list_hook`].
+pub type ListHook = Arc<dyn Fn(&str) -> Value + Send + Sync>;
 
 pub struct Fake {
     pub addr: SocketAddr,
@@ -181,6 +190,12 @@ async fn handle(
         if !st.valid_tokens.contains(&token) {
             return reply(401, &json!({"error": {"message": "token expired"}}), &[]);
         }
+    }
+    if let Some((_, status, location)) = st.redirects.iter().find(|(p, _, _)| *p == rel) {
+        return reply(*status, &Value::Null, &[("location", location)]);
+    }
+    if let (Some(hook), "GET", 1) = (&st.list_hook, method.as_str(), rel.matches('/').count()) {
+        return reply(200, &hook(query.as_deref().unwrap_or("")), &[]);
     }
     if let Some(script) = st
         .scripts

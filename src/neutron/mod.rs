@@ -1,11 +1,15 @@
 //! A Neutron + Keystone REST client that knows nothing of Docker: `Client` owns the
 //! HTTP connection pool, the cached Keystone token and network endpoint, and a request
 //! counter. Typed calls are in `resources.rs`; deciding what to call is the driver's.
+//! It follows no redirect, reads at most `MAX_BODY` of an answer, bounds pagination,
+//! shares one Keystone attempt among concurrent callers, and keeps userinfo out of
+//! every error and log line.
 
 mod auth;
 mod clouds;
 mod error;
 mod options;
+mod redact;
 mod request;
 mod resources;
 mod types;
@@ -14,9 +18,12 @@ mod types;
 pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
@@ -28,6 +35,16 @@ pub use error::NeutronError;
 pub use options::{ClientOptions, from_section};
 pub use request::{Kind, Query};
 pub use types::*;
+
+/// The largest Neutron or Keystone answer read; a bigger one is an error rather
+/// than memory. Neutron's largest real answers (unfiltered port lists of a big
+/// cloud, a token with a full catalog) stay far below this.
+pub const MAX_BODY: usize = 32 << 20;
+
+/// How long a failed Keystone request answers for every caller before another is
+/// tried. Callers that queued behind a hanging Keystone then fail at once instead
+/// of each waiting a full timeout of their own.
+const AUTH_FAILURE_TTL: Duration = Duration::from_secs(2);
 
 /// A Neutron client. Cheap to clone: clones share the pool, token and counters.
 #[derive(Clone)]
@@ -46,9 +63,23 @@ impl std::fmt::Debug for Client {
 struct Inner {
     http: reqwest::Client,
     options: ClientOptions,
-    session: Mutex<Option<Session>>,
+    session: Mutex<SessionState>,
     requests: AtomicU64,
     token_requests: AtomicU64,
+    /// Whether the "plain HTTP endpoint behind an HTTPS Keystone" warning was given.
+    plain_endpoint_warned: AtomicBool,
+}
+
+/// The cached outcome of authenticating.
+enum SessionState {
+    Empty,
+    Ready(Session),
+    /// The last attempt failed at `at`; within [`AUTH_FAILURE_TTL`] its error is
+    /// everyone's answer.
+    Failed {
+        error: NeutronError,
+        at: Instant,
+    },
 }
 
 /// A token (None without Keystone) and the network endpoint it came with.
@@ -60,6 +91,7 @@ struct Session {
 
 /// A successful answer's body.
 pub(crate) struct Answer {
+    /// The URL asked, without userinfo.
     pub url: String,
     pub body: String,
 }
@@ -71,6 +103,10 @@ impl Client {
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .danger_accept_invalid_certs(options.insecure)
+            // A redirect would carry X-Auth-Token (reqwest strips only
+            // Authorization and Cookie across hosts) and, on a 307, the Keystone
+            // body with the password to another host. See `check_redirect`.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("kuryr/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &options.cafile {
             let pem = std::fs::read(path)
@@ -84,13 +120,22 @@ impl Client {
         let http = builder
             .build()
             .map_err(|e| NeutronError::Config(format!("HTTP client: {e}")))?;
+        if options.insecure {
+            // Once: the daemon builds one client.
+            tracing::warn!(
+                "TLS certificate verification for Keystone and Neutron is OFF ([neutron] \
+                 insecure = true or clouds.yaml verify: false): anyone on the path can read \
+                 kuryr's credentials and tokens"
+            );
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 options,
-                session: Mutex::new(None),
+                session: Mutex::new(SessionState::Empty),
                 requests: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
+                plain_endpoint_warned: AtomicBool::new(false),
             }),
         })
     }
@@ -112,21 +157,36 @@ impl Client {
 
     async fn session(&self) -> Result<Session, NeutronError> {
         // The lock is held across the Keystone round trip on purpose: concurrent
-        // callers wait for one token instead of each fetching their own.
+        // callers wait for the one request in flight and share its outcome, a
+        // failure included (for AUTH_FAILURE_TTL), instead of each sending their own.
         let mut guard = self.inner.session.lock().await;
-        if let Some(session) = guard.as_ref() {
-            return Ok(session.clone());
+        match &*guard {
+            SessionState::Ready(session) => return Ok(session.clone()),
+            SessionState::Failed { error, at } if at.elapsed() < AUTH_FAILURE_TTL => {
+                return Err(error.clone());
+            }
+            _ => {}
         }
-        let session = self.authenticate().await?;
-        *guard = Some(session.clone());
-        Ok(session)
+        match self.authenticate().await {
+            Ok(session) => {
+                *guard = SessionState::Ready(session.clone());
+                Ok(session)
+            }
+            Err(error) => {
+                *guard = SessionState::Failed {
+                    error: error.clone(),
+                    at: Instant::now(),
+                };
+                Err(error)
+            }
+        }
     }
 
     /// Drops the cached token if it is still `stale` (another task may have renewed it).
     async fn invalidate(&self, stale: &Option<String>) {
         let mut guard = self.inner.session.lock().await;
-        if guard.as_ref().is_some_and(|s| &s.token == stale) {
-            *guard = None;
+        if matches!(&*guard, SessionState::Ready(s) if &s.token == stale) {
+            *guard = SessionState::Empty;
         }
     }
 
@@ -142,11 +202,7 @@ impl Client {
             });
         };
         self.inner.token_requests.fetch_add(1, Ordering::Relaxed);
-        let transport = |source| NeutronError::Transport {
-            method: "POST".into(),
-            url: url.to_string(),
-            source,
-        };
+        let shown = redact::url(&url);
         let response = self
             .inner
             .http
@@ -154,15 +210,16 @@ impl Client {
             .json(&body)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(transport("POST", &shown))?;
         let status = response.status().as_u16();
+        check_redirect(&response, "POST", &url)?;
         let request_id = header(&response, "x-openstack-request-id");
         let token = header(&response, "x-subject-token");
-        let text = response.text().await.map_err(transport)?;
+        let text = read_body(response, "POST", &shown).await?;
         if !(200..300).contains(&status) {
             return Err(NeutronError::Api {
                 method: "POST".into(),
-                url: url.to_string(),
+                url: shown,
                 status,
                 message: error::error_message(&text),
                 request_id,
@@ -171,11 +228,24 @@ impl Client {
         let token =
             token.ok_or_else(|| NeutronError::Auth("Keystone sent no X-Subject-Token".into()))?;
         let value: Value = serde_json::from_str(&text).map_err(|e| NeutronError::Decode {
-            url: url.to_string(),
+            url: shown.clone(),
             message: e.to_string(),
         })?;
         let endpoint =
             auth::network_endpoint(&value, options.interface, options.region.as_deref())?;
+        if url.scheme() == "https"
+            && endpoint.scheme() == "http"
+            && !self
+                .inner
+                .plain_endpoint_warned
+                .swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                endpoint = %redact::url(&endpoint),
+                "the catalog's network endpoint is plain http behind an https Keystone: \
+                 kuryr's token crosses the network unencrypted"
+            );
+        }
         Ok(Session {
             token: Some(token),
             endpoint,
@@ -184,7 +254,8 @@ impl Client {
 
     /// Sends one Neutron request (`path` relative to the endpoint, e.g.
     /// `v2.0/ports?x=y`). On a 401 it re-authenticates once and retries once.
-    /// Non-2xx answers become `NeutronError::Api`.
+    /// Non-2xx answers become `NeutronError::Api`, redirects `Redirect`, and an
+    /// answer over [`MAX_BODY`] `Limit`.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -198,6 +269,7 @@ impl Client {
                 .endpoint
                 .join(path)
                 .map_err(|e| NeutronError::Config(format!("bad request path {path}: {e}")))?;
+            let shown = redact::url(&url);
             let mut request = self.inner.http.request(method.clone(), url.clone());
             if let Some(token) = &session.token {
                 request = request.header("X-Auth-Token", token);
@@ -206,36 +278,102 @@ impl Client {
                 request = request.json(body);
             }
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            let transport = |source| NeutronError::Transport {
-                method: method.to_string(),
-                url: url.to_string(),
-                source,
-            };
-            let response = request.send().await.map_err(transport)?;
+            let response = request
+                .send()
+                .await
+                .map_err(transport(method.as_str(), &shown))?;
             let status = response.status().as_u16();
             if status == 401 && session.token.is_some() && !retried {
                 retried = true;
-                tracing::debug!(%url, "neutron answered 401; re-authenticating once");
+                tracing::debug!(url = %shown, "neutron answered 401; re-authenticating once");
                 self.invalidate(&session.token).await;
                 continue;
             }
+            check_redirect(&response, method.as_str(), &url)?;
             let request_id = header(&response, "x-openstack-request-id");
-            let text = response.text().await.map_err(transport)?;
+            let text = read_body(response, method.as_str(), &shown).await?;
             if !(200..300).contains(&status) {
                 return Err(NeutronError::Api {
                     method: method.to_string(),
-                    url: url.to_string(),
+                    url: shown,
                     status,
                     message: error::error_message(&text),
                     request_id,
                 });
             }
             return Ok(Answer {
-                url: url.to_string(),
+                url: shown,
                 body: text,
             });
         }
     }
+}
+
+/// A transport error for `method url` (already redacted), with reqwest's own copy
+/// of the URL (which may hold userinfo) removed.
+fn transport(method: &str, url: &str) -> impl FnOnce(reqwest::Error) -> NeutronError {
+    let (method, url) = (method.to_string(), url.to_string());
+    move |source| NeutronError::Transport {
+        method,
+        url,
+        source: Arc::new(source.without_url()),
+    }
+}
+
+/// A 3xx is an error naming where it pointed (userinfo stripped); redirects are
+/// never followed (see `Client::new`).
+fn check_redirect(
+    response: &reqwest::Response,
+    method: &str,
+    url: &Url,
+) -> Result<(), NeutronError> {
+    if !response.status().is_redirection() {
+        return Ok(());
+    }
+    let location = match header(response, "location") {
+        Some(raw) => match url.join(&raw) {
+            Ok(target) => redact::url(&target),
+            Err(_) => redact::text(&raw),
+        },
+        None => "(no Location)".to_string(),
+    };
+    Err(NeutronError::Redirect {
+        method: method.to_string(),
+        url: redact::url(url),
+        status: response.status().as_u16(),
+        location,
+    })
+}
+
+/// The body, read chunk by chunk and refused past [`MAX_BODY`] (announced or
+/// actual), so a huge or endless answer costs at most that much memory.
+async fn read_body(
+    mut response: reqwest::Response,
+    method: &str,
+    url: &str,
+) -> Result<String, NeutronError> {
+    let too_large = || NeutronError::Limit {
+        method: method.to_string(),
+        url: url.to_string(),
+        message: format!("the answer is larger than {} MiB", MAX_BODY >> 20),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport(method, url))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {

@@ -122,7 +122,10 @@ pub fn from_section(
     let url = |k: &str| -> Result<Url, NeutronError> {
         let raw =
             get(k).ok_or_else(|| NeutronError::Config(format!("[neutron] {k} is required")))?;
-        Url::parse(&raw).map_err(|e| NeutronError::Config(format!("[neutron] {k} = {raw}: {e}")))
+        Url::parse(&raw).map_err(|e| {
+            let shown = super::redact::text(&raw);
+            NeutronError::Config(format!("[neutron] {k} = {shown}: {e}"))
+        })
     };
     let auth_type = get("auth_type").unwrap_or_else(|| {
         if merged.contains_key("auth_url") {
@@ -195,14 +198,7 @@ pub fn from_section(
         })?;
     }
     if let Some(v) = get("timeout") {
-        let secs: f64 = v
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s > 0.0)
-            .ok_or_else(|| {
-                NeutronError::Config(format!("[neutron] timeout = {v}: not a positive number"))
-            })?;
-        options.timeout = Duration::from_secs_f64(secs);
+        options.timeout = parse_timeout(&v)?;
     }
     options.region = get("region_name");
     if let Some(v) = get("endpoint_type") {
@@ -213,6 +209,24 @@ pub fn from_section(
         })?;
     }
     Ok(options)
+}
+
+/// The longest per-request timeout accepted. A longer one is surely a mistake
+/// (clouds.yaml `timeout: 1e20` would otherwise overflow `Duration`).
+const MAX_TIMEOUT_SECS: f64 = 3600.0;
+
+/// A positive number of seconds, at most [`MAX_TIMEOUT_SECS`].
+fn parse_timeout(v: &str) -> Result<Duration, NeutronError> {
+    let bad = |why: &str| NeutronError::Config(format!("[neutron] timeout = {v}: {why}"));
+    let secs: f64 = v
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+        .ok_or_else(|| bad("not a positive number"))?;
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(bad(&format!("more than {MAX_TIMEOUT_SECS} s")));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| bad(&e.to_string()))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {

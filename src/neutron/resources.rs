@@ -10,13 +10,30 @@ use super::request::{self, Kind, Query};
 use super::types::{Body, Resource};
 use super::{Answer, Client, NeutronError};
 
+/// At most this many pages are followed for one list; Neutron's pages hold
+/// hundreds to thousands of items, so a list this long is a server bug.
+pub const MAX_PAGES: usize = 1000;
+/// At most this many items are collected for one list, bounding the memory a
+/// caller holds (often under a per-key lock) whatever the pages say.
+pub const MAX_ITEMS: usize = 100_000;
+
 fn decode<T: DeserializeOwned>(answer: &Answer, key: &str) -> Result<T, NeutronError> {
+    let value: Value = serde_json::from_str(&answer.body).map_err(|e| NeutronError::Decode {
+        url: answer.url.clone(),
+        message: e.to_string(),
+    })?;
+    decode_value(answer, value, key)
+}
+
+fn decode_value<T: DeserializeOwned>(
+    answer: &Answer,
+    mut value: Value,
+    key: &str,
+) -> Result<T, NeutronError> {
     let decode_err = |message: String| NeutronError::Decode {
         url: answer.url.clone(),
         message,
     };
-    let mut value: Value =
-        serde_json::from_str(&answer.body).map_err(|e| decode_err(e.to_string()))?;
     let item = value
         .get_mut(key)
         .map(Value::take)
@@ -25,27 +42,53 @@ fn decode<T: DeserializeOwned>(answer: &Answer, key: &str) -> Result<T, NeutronE
 }
 
 impl Client {
-    /// Lists `T`s matching `query`, following `<plural>_links` `rel=next` pages.
+    /// Lists `T`s matching `query`, following `<plural>_links` `rel=next` pages, at
+    /// most [`MAX_PAGES`] pages and [`MAX_ITEMS`] items; a next page already
+    /// visited (a cycle, or a marker that does not move) is an error rather than a
+    /// loop or a silently partial list.
     pub async fn list<T: Resource>(&self, query: &Query) -> Result<Vec<T>, NeutronError> {
         let key = T::KIND.plural();
         let mut path = query.apply(&request::collection_path(T::KIND));
+        let mut visited = std::collections::HashSet::new();
         let mut items = Vec::new();
-        loop {
+        for _ in 0..MAX_PAGES {
+            visited.insert(path.clone());
             let answer = self.send(Method::GET, &path, None).await?;
+            let limit = |message: String| NeutronError::Limit {
+                method: "GET".into(),
+                url: answer.url.clone(),
+                message,
+            };
             let page: Value =
                 serde_json::from_str(&answer.body).map_err(|e| NeutronError::Decode {
                     url: answer.url.clone(),
                     message: e.to_string(),
                 })?;
-            let batch: Vec<T> = decode(&answer, key)?;
+            let next = request::next_page(&path, page.get(format!("{key}_links").as_str()));
+            let batch: Vec<T> = decode_value(&answer, page, key)?;
             let empty = batch.is_empty();
+            if items.len() + batch.len() > MAX_ITEMS {
+                return Err(limit(format!("the list has more than {MAX_ITEMS} {key}")));
+            }
             items.extend(batch);
-            match request::next_page(&path, page.get(format!("{key}_links").as_str())) {
-                // An empty page with a next link would loop forever on a buggy server.
-                Some(next) if !empty && next != path => path = next,
+            match next {
+                // An empty page ends the list even with a next link.
+                Some(next) if !empty => {
+                    if visited.contains(&next) {
+                        return Err(limit(format!(
+                            "pagination loops: the next page {next} was already read"
+                        )));
+                    }
+                    path = next;
+                }
                 _ => return Ok(items),
             }
         }
+        Err(NeutronError::Limit {
+            method: "GET".into(),
+            url: path,
+            message: format!("the list of {key} goes on past {MAX_PAGES} pages"),
+        })
     }
 
     /// Fetches one `T` by id; a missing one is `Api` with status 404.
