@@ -152,8 +152,13 @@ impl Store {
     /// while the store is healthy.
     pub async fn failed(&self) -> String {
         let mut failed = self.failed.clone();
-        match failed.wait_for(Option::is_some).await {
-            Ok(reason) => reason.clone().unwrap_or_default(),
+        // The guard `wait_for` returns is not `Send`; take the value out at once.
+        let reason = failed
+            .wait_for(Option::is_some)
+            .await
+            .map(|reason| reason.clone().unwrap_or_default());
+        match reason {
+            Ok(reason) => reason,
             // The committer is gone without failing: it only ends when every handle
             // is dropped, which this one is not.
             Err(_) => std::future::pending().await,
