@@ -2,7 +2,7 @@
 //! records that no longer decode, and fail-stop after a failed commit.
 
 use super::*;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use std::os::unix::fs::PermissionsExt;
 
 fn mode(path: &Path) -> u32 {
