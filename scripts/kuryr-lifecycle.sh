@@ -78,8 +78,8 @@ case "$PLUGIN" in http://127.0.0.1:*) TCP_PORT=${BASE##*:} ;; esac
 tcp_post() {
   local path=$1 body=$2 resp fd status
   exec {fd}<>"/dev/tcp/127.0.0.1/$TCP_PORT" || return 1
-  printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-    "$path" "${#body}" "$body" >&"$fd"
+  printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$path" "$TCP_PORT" "${#body}" "$body" >&"$fd"
   # bounded, like curl's --max-time: a server that never closes fails the call
   IFS= read -r -d '' -t 60 resp <&"$fd" || true
   exec {fd}>&-

@@ -1,6 +1,11 @@
-//! Wires a validated `Config` into a running plugin: opens the backend, binds the
-//! listener dockerd will find, serves until shutdown, and cleans up what it published.
-//! It knows the backends and the listener, not argv or signals (those are `main`'s).
+//! Wires a validated `Config` into a running plugin: takes the host-wide lock, binds
+//! the listener dockerd will find, opens the backend, serves until shutdown (or until
+//! the state database fails), and cleans up what it published. It knows the backends
+//! and the listener, not argv or signals (those are `main`'s).
+//!
+//! The order matters: the lock and the listener come before the backend, because
+//! opening a backend repairs the host (reconcile deletes links and rewrites the shared
+//! nft table), so a second plugin must fail before that, having changed nothing.
 
 use crate::binding::{Binder, HostBinder};
 use crate::config::{BackendKind, Config, Listen};
@@ -11,9 +16,12 @@ use crate::neutron;
 use crate::neutron_driver::{self, NeutronDriver};
 use crate::server::{self, Listener};
 use crate::store::{Store, StoreError};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
 use std::future::Future;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -29,6 +37,20 @@ pub enum DaemonError {
     },
     #[error("{0} is served by another running process; stop it first")]
     SocketBusy(PathBuf),
+    #[error("{0} exists and is not a socket; not removing it (check kuryr_uri)")]
+    NotASocket(PathBuf),
+    #[error("socket_group {group}: {message}")]
+    SocketGroup { group: String, message: String },
+    #[error("cannot take the host lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another kuryr is running on this host (it holds {path}{holder}); stop it first")]
+    Locked { path: PathBuf, holder: String },
+    #[error("stopped: the state database failed ({0}); restart to reload from disk")]
+    StoreFailed(String),
     #[error("cannot write plugin spec file {path}: {source}")]
     SpecFile {
         path: PathBuf,
@@ -47,19 +69,31 @@ const SHUTDOWN_SETTLE_SECS: u64 = 10;
 /// The plugin name dockerd derives from the socket or spec file name.
 pub const PLUGIN_NAME: &str = "kuryr";
 
-/// Run the plugin until `shutdown` resolves.
+/// Run the plugin until `shutdown` resolves, or until the state database fails (then
+/// an error, so the process exits non-zero and its service manager restarts it from
+/// what is on disk).
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
-    let driver = open_backend(&config).await?;
+    let _lock = lock_host(&config.lock_file)?;
     let (listener, published) = bind(&config).await?;
+    let (driver, store) = match open_backend(&config).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            remove_published(&published);
+            return Err(error);
+        }
+    };
     tracing::info!(listen = %describe(&config.listen), "serving");
-    let result = server::serve(listener, server::router(driver.clone()), shutdown).await;
+    let failure = Arc::new(OnceLock::new());
+    let stop = stop_on(shutdown, store, failure.clone());
+    let result = server::serve(listener, server::router(driver.clone()), stop).await;
     // Remove what told dockerd where we are, so it fails fast instead of dialling a
     // dead address for 15 s.
-    if let Err(error) = std::fs::remove_file(&published) {
-        tracing::debug!(path = %published.display(), %error, "not removed");
+    remove_published(&published);
+    if let Some(reason) = failure.get() {
+        return Err(DaemonError::StoreFailed(reason.clone()));
     }
     // Then give deletes still running after their answer a moment to finish, so a plugin
     // stopped to hand over to another (kuryr-libnetwork, a new version) leaves a
@@ -81,7 +115,78 @@ pub async fn run(
     })
 }
 
-async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
+/// `shutdown`, or the store's failure, whichever comes first; a failure is kept in
+/// `failure` so `run` can report it.
+async fn stop_on(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    store: Option<Store>,
+    failure: Arc<OnceLock<String>>,
+) {
+    let Some(store) = store else {
+        return shutdown.await;
+    };
+    tokio::select! {
+        () = shutdown => {}
+        reason = store.failed() => {
+            tracing::error!(%reason, "the state database failed; stopping so the plugin restarts from disk");
+            let _ = failure.set(reason);
+        }
+    }
+}
+
+fn remove_published(published: &Path) {
+    if let Err(error) = std::fs::remove_file(published) {
+        tracing::debug!(path = %published.display(), %error, "not removed");
+    }
+}
+
+/// Take the host-wide lock for the life of the process (released by the kernel when it
+/// exits, however it exits).
+fn lock_host(path: &Path) -> Result<Flock<File>, DaemonError> {
+    let lock_error = |source| DaemonError::Lock {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(lock_error)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .map_err(lock_error)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => {
+            // Who holds it, for the next one's message; the lock is what counts.
+            let _ = lock.set_len(0);
+            let _ = std::io::Write::write_all(
+                &mut &*lock,
+                format!("{}\n", std::process::id()).as_bytes(),
+            );
+            Ok(lock)
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            let holder = std::fs::read_to_string(path)
+                .ok()
+                .map(|pid| pid.trim().to_owned())
+                .filter(|pid| !pid.is_empty())
+                .map(|pid| format!(", pid {pid}"))
+                .unwrap_or_default();
+            Err(DaemonError::Locked {
+                path: path.to_path_buf(),
+                holder,
+            })
+        }
+        Err((_, errno)) => Err(lock_error(errno.into())),
+    }
+}
+
+/// The backend, and the embedded backend's store so `run` can stop when it fails.
+async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>), DaemonError> {
     match config.backend {
         BackendKind::Neutron => {
             // OS_* and OS_CLOUD fill what [neutron] leaves out; read through config's
@@ -102,7 +207,7 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
                     tracing::warn!(%error, "Neutron not usable yet; will retry on the next call");
                 }
             });
-            Ok(driver)
+            Ok((driver, None))
         }
         BackendKind::Embedded => {
             let (store, snapshot) = Store::open(&config.state_dir)?;
@@ -114,9 +219,10 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
                 veth_dst_prefix: config.veth_dst_prefix.clone(),
                 default_pools: config.default_address_pools.clone(),
             };
-            Ok(Arc::new(
-                Embedded::start(settings, store, snapshot, host).await,
-            ))
+            let watched = store.clone();
+            let driver: Arc<dyn Driver> =
+                Arc::new(Embedded::start(settings, store, snapshot, host).await);
+            Ok((driver, Some(watched)))
         }
     }
 }
@@ -125,15 +231,15 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Driver>, DaemonError> {
 async fn bind(config: &Config) -> Result<(Listener, PathBuf), DaemonError> {
     match &config.listen {
         Listen::Unix(path) => {
+            let group = socket_group(config.socket_group.as_deref())?;
             prepare_socket_path(path).await?;
-            let listener =
-                tokio::net::UnixListener::bind(path).map_err(|source| DaemonError::Listen {
-                    what: path.display().to_string(),
-                    source,
-                })?;
+            let listener = bind_unix(path, group)?;
             Ok((Listener::Unix(listener), path.clone()))
         }
         Listen::Tcp(address) => {
+            if config.listen.is_remote() {
+                tracing::warn!(%address, "listening where other hosts can reach the plugin API, which has no authentication (allow_remote_listen = true)");
+            }
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .map_err(|source| DaemonError::Listen {
@@ -146,8 +252,57 @@ async fn bind(config: &Config) -> Result<(Listener, PathBuf), DaemonError> {
     }
 }
 
-/// A socket file left by a killed plugin blocks `bind`; remove it, but only if nobody
-/// answers on it: two plugins on one socket would split dockerd's calls.
+/// The gid of `socket_group` (a name or a number), checked before anything is bound.
+fn socket_group(group: Option<&str>) -> Result<Option<nix::unistd::Gid>, DaemonError> {
+    let Some(group) = group else {
+        return Ok(None);
+    };
+    let error = |message: String| DaemonError::SocketGroup {
+        group: group.to_owned(),
+        message,
+    };
+    match nix::unistd::Group::from_name(group) {
+        Ok(Some(found)) => Ok(Some(found.gid)),
+        Ok(None) => match group.parse::<u32>() {
+            Ok(gid) => Ok(Some(nix::unistd::Gid::from_raw(gid))),
+            Err(_) => Err(error("no such group".to_owned())),
+        },
+        Err(errno) => Err(error(errno.to_string())),
+    }
+}
+
+/// Bind the socket 0600 (0660 owned by `group`), whatever the umask: the umask is
+/// narrowed around `bind` so the socket never exists with a wider mode, and the mode is
+/// then set explicitly. Nothing else creates files at this point of start-up (the
+/// backend is not open yet), so changing the process umask briefly is safe.
+fn bind_unix(
+    path: &Path,
+    group: Option<nix::unistd::Gid>,
+) -> Result<tokio::net::UnixListener, DaemonError> {
+    use nix::sys::stat::{Mode, umask};
+    let io_error = |source| DaemonError::Listen {
+        what: path.display().to_string(),
+        source,
+    };
+    let previous = umask(Mode::from_bits_truncate(0o177));
+    let bound = tokio::net::UnixListener::bind(path);
+    umask(previous);
+    let listener = bound.map_err(io_error)?;
+    let mode = match group {
+        Some(gid) => {
+            std::os::unix::fs::chown(path, None, Some(gid.as_raw())).map_err(io_error)?;
+            0o660
+        }
+        None => 0o600,
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_error)?;
+    Ok(listener)
+}
+
+/// A socket file left by a killed plugin blocks `bind`; remove it, but only if it is a
+/// socket and nobody answers on it: two plugins on one socket would split dockerd's
+/// calls, and anything else there (a regular file from a mistyped `kuryr_uri`, a
+/// symlink) is not ours to delete.
 async fn prepare_socket_path(path: &Path) -> Result<(), DaemonError> {
     let io_error = |source| DaemonError::Listen {
         what: path.display().to_string(),
@@ -156,15 +311,21 @@ async fn prepare_socket_path(path: &Path) -> Result<(), DaemonError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
-    if path.exists() {
-        if tokio::net::UnixStream::connect(path).await.is_ok() {
-            return Err(DaemonError::SocketBusy(path.to_path_buf()));
+    match std::fs::symlink_metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(io_error(error)),
+        Ok(meta) if meta.file_type().is_socket() => {
+            if tokio::net::UnixStream::connect(path).await.is_ok() {
+                return Err(DaemonError::SocketBusy(path.to_path_buf()));
+            }
+            std::fs::remove_file(path).map_err(io_error)
         }
-        std::fs::remove_file(path).map_err(io_error)?;
+        Ok(_) => Err(DaemonError::NotASocket(path.to_path_buf())),
     }
-    Ok(())
 }
 
+/// The spec file dockerd reads is public (0644) but written without following a
+/// symlink, so a link planted at its path cannot redirect the write elsewhere.
 fn write_spec_file(dir: &Path, url: &str) -> Result<PathBuf, DaemonError> {
     let path = dir.join(format!("{PLUGIN_NAME}.spec"));
     let spec_error = |source| DaemonError::SpecFile {
@@ -172,7 +333,17 @@ fn write_spec_file(dir: &Path, url: &str) -> Result<PathBuf, DaemonError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(spec_error)?;
-    std::fs::write(&path, format!("{url}\n")).map_err(spec_error)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path)
+        .map_err(spec_error)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(spec_error)?;
+    std::io::Write::write_all(&mut file, format!("{url}\n").as_bytes()).map_err(spec_error)?;
     Ok(path)
 }
 

@@ -33,9 +33,10 @@ fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
     std::fs::write(
         &config,
         format!(
-            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\n",
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\nlock_file = {}\n",
             dir.path().join("state").display(),
-            spec_dir.display()
+            spec_dir.display(),
+            dir.path().join("kuryr.lock").display()
         ),
     )
     .unwrap();
@@ -50,7 +51,7 @@ fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
     for _ in 0..200 {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             stream
-                .write_all(b"POST /Plugin.Activate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .write_all(format!("POST /Plugin.Activate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
                 .unwrap();
             stream.read_to_string(&mut reply).unwrap();
             break;
@@ -85,12 +86,8 @@ fn a_second_plugin_on_a_live_socket_is_refused() {
         .unwrap();
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    // The state database is locked first, or the socket is found busy: either way the
-    // message says what is in the way.
-    assert!(
-        stderr.contains("kuryr.redb") || stderr.contains("another running process"),
-        "{stderr}"
-    );
+    // The host lock is taken first: the message says what is in the way.
+    assert!(stderr.contains("another kuryr is running"), "{stderr}");
 }
 
 #[test]
@@ -127,7 +124,8 @@ fn neutron_backend_starts_before_neutron_and_names_the_problem() {
         &config,
         format!(
             "[DEFAULT]\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\n\
-             [neutron]\nauth_type = none\nendpoint = http://127.0.0.1:{dead}\ntimeout = 2\n",
+             lock_file = {}/kuryr.lock\n[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:{dead}\ntimeout = 2\n",
+            dir.path().display(),
             dir.path().display(),
             dir.path().display()
         ),
@@ -142,7 +140,7 @@ fn neutron_backend_starts_before_neutron_and_names_the_problem() {
     let call = |path: &str, body: &str| -> Option<String> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).ok()?;
@@ -212,4 +210,165 @@ async fn state_of_a_neutron_plugin_lists_the_deletes_it_owes() {
     assert_eq!(jobs[0]["steps"], serde_json::json!([{"port": "p1"}]));
     assert_eq!(jobs[1]["steps"][1], serde_json::json!({"pool": "sp1"}));
     assert!(jobs[0]["key"].as_u64().unwrap() < jobs[1]["key"].as_u64().unwrap());
+}
+
+/// Start `kuryr serve` with `text` as its config under `umask 000`, the worst umask a
+/// service manager could leave.
+fn spawn_under_umask_000(config: &std::path::Path) -> std::process::Child {
+    Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" serve --config-file \"$1\""])
+        .arg(BIN)
+        .arg(config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn wait_for_socket(socket: &std::path::Path) {
+    for _ in 0..400 {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("kuryr did not start");
+}
+
+fn activate_over(socket: &std::path::Path) -> String {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .write_all(b"POST /Plugin.Activate HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn socket_and_state_files_are_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("kuryr.sock");
+    let state = dir.path().join("state");
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
+            state.display(),
+            socket.display(),
+            dir.path().join("kuryr.lock").display()
+        ),
+    )
+    .unwrap();
+    let _plugin = Killed(spawn_under_umask_000(&config));
+    wait_for_socket(&socket);
+    assert_eq!(mode(&socket), 0o600, "socket");
+    assert_eq!(mode(&state), 0o700, "state_dir");
+    assert_eq!(mode(&state.join("kuryr.redb")), 0o600, "database");
+    assert!(activate_over(&socket).contains("IpamDriver"));
+}
+
+#[test]
+fn socket_group_makes_the_socket_0660_and_group_owned() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("kuryr.sock");
+    let gid = nix::unistd::getgid().as_raw();
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\nsocket_group = {gid}\n",
+            dir.path().join("state").display(),
+            socket.display(),
+            dir.path().join("kuryr.lock").display()
+        ),
+    )
+    .unwrap();
+    let _plugin = Killed(spawn_under_umask_000(&config));
+    wait_for_socket(&socket);
+    assert_eq!(mode(&socket), 0o660);
+    assert_eq!(std::fs::metadata(&socket).unwrap().gid(), gid);
+}
+
+#[test]
+fn a_regular_file_at_the_socket_path_is_never_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuryr.conf.typo");
+    std::fs::write(&path, "precious").unwrap();
+    let out = run_with_config(
+        dir.path(),
+        &format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
+            dir.path().join("state").display(),
+            path.display(),
+            dir.path().join("kuryr.lock").display()
+        ),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a socket"), "{stderr}");
+    assert!(stderr.contains("kuryr.conf.typo"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    assert!(
+        !dir.path().join("state").exists(),
+        "start-up stopped before the backend opened"
+    );
+}
+
+/// A second plugin with its own `state_dir` on the same host stops at the host lock,
+/// before its backend opens (whose reconcile would delete the first one's bridges,
+/// veths and nft table), and the first keeps serving.
+#[test]
+fn a_second_daemon_with_another_state_dir_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = client::start_plugin(BIN, dir.path());
+    let other_state = dir.path().join("other-state");
+    let out = run_with_config(
+        dir.path(),
+        &format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
+            other_state.display(),
+            first.socket.display(),
+            dir.path().join("kuryr.lock").display()
+        ),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another kuryr is running"), "{stderr}");
+    assert!(!other_state.exists(), "its backend never opened");
+    assert!(activate_over(&first.socket).contains("IpamDriver"));
+}
+
+#[test]
+fn a_remote_tcp_listener_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_config(dir.path(), "[DEFAULT]\nkuryr_uri = tcp://0.0.0.0:1\n");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("allow_remote_listen"), "{stderr}");
+    let check = Command::new(BIN)
+        .args(["check-config", "--config-file"])
+        .arg(dir.path().join("kuryr.conf"))
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
 }

@@ -17,6 +17,9 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "default_address_pools",
     "spec_dir",
     "log_level",
+    "allow_remote_listen",
+    "socket_group",
+    "lock_file",
     // kuryr-libnetwork options that are unused, or that draw a warning.
     "pybasedir",
     "port_driver",

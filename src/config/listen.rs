@@ -21,6 +21,30 @@ pub enum Listen {
     Tcp(SocketAddr),
 }
 
+impl Listen {
+    /// Whether another host could reach the listener. The plugin API has no
+    /// authentication and whoever reaches it controls host bridges (and spends
+    /// kuryr's Neutron credentials), so only a unix socket or loopback TCP is
+    /// safe without an explicit opt-in.
+    pub fn is_remote(&self) -> bool {
+        match self {
+            Listen::Unix(_) => false,
+            Listen::Tcp(address) => !is_loopback(address.ip()),
+        }
+    }
+}
+
+/// 127.0.0.0/8, `::1`, and IPv4-mapped loopback (`::ffff:127.0.0.1`), which a
+/// dual-stack socket treats as 127.0.0.1.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 pub fn parse_listen(uri: &str) -> Result<Listen, String> {
     let Some((scheme, rest)) = uri.split_once("://") else {
         return Err("expected unix:///PATH, http://HOST:PORT or tcp://HOST:PORT".to_owned());
@@ -153,6 +177,31 @@ mod tests {
         for (uri, needle) in cases {
             let err = parse_listen(uri).unwrap_err();
             assert!(err.contains(needle), "{uri}: {err}");
+        }
+    }
+
+    #[test]
+    fn remote_listeners() {
+        let remote = [
+            "tcp://0.0.0.0:1",
+            "http://[::]:1",
+            "http://10.0.0.1:1",
+            "http://[fe80::1]:1",
+            "http://[::ffff:10.0.0.1]:1",
+        ];
+        for uri in remote {
+            assert!(parse_listen(uri).unwrap().is_remote(), "{uri}");
+        }
+        let local = [
+            DEFAULT_KURYR_URI,
+            "http://127.0.0.1:23750",
+            "http://127.1.2.3:1",
+            "http://localhost:1",
+            "http://[::1]:1",
+            "http://[::ffff:127.0.0.1]:1",
+        ];
+        for uri in local {
+            assert!(!parse_listen(uri).unwrap().is_remote(), "{uri}");
         }
     }
 }

@@ -30,7 +30,7 @@ pub use listen::{DEFAULT_HTTP_PORT, DEFAULT_KURYR_URI, Listen};
 pub use neutron::NeutronSection;
 pub use pools::DEFAULT_ADDRESS_POOLS;
 pub use validate::{
-    DEFAULT_ADDRESS_SPACE, DEFAULT_CAPABILITY_SCOPE, DEFAULT_LOG_LEVEL,
+    DEFAULT_ADDRESS_SPACE, DEFAULT_CAPABILITY_SCOPE, DEFAULT_LOCK_FILE, DEFAULT_LOG_LEVEL,
     DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY, DEFAULT_SPEC_DIR, DEFAULT_STATE_DIR,
     DEFAULT_VETH_DST_PREFIX, ENV_CAPABILITY_SCOPE, ENV_KURYR_URI,
 };
@@ -41,6 +41,15 @@ pub use values::MAX_VETH_DST_PREFIX;
 pub struct Config {
     /// `[DEFAULT] kuryr_uri`.
     pub listen: Listen,
+    /// `[DEFAULT] allow_remote_listen`: a TCP listener other hosts can reach was
+    /// asked for explicitly (it is refused otherwise).
+    pub allow_remote_listen: bool,
+    /// `[DEFAULT] socket_group`: the unix socket is 0660 and owned by this group
+    /// (e.g. `docker`) instead of 0600.
+    pub socket_group: Option<String>,
+    /// `[DEFAULT] lock_file`: the host-wide lock one plugin holds while it runs, so
+    /// a second one (even with another `state_dir`) stops before touching the host.
+    pub lock_file: PathBuf,
     /// `[DEFAULT] capability_scope`, returned by GetCapabilities.
     pub capability_scope: Scope,
     /// `[DEFAULT] local_default_address_space`.

@@ -558,3 +558,51 @@ fn found_but_unreadable_is_read_error() {
         Err(ConfigError::Read { .. })
     ));
 }
+
+#[test]
+fn remote_tcp_listener_needs_an_explicit_opt_in() {
+    let errors = invalid("[DEFAULT]\nkuryr_uri = tcp://0.0.0.0:1\n", &no_env());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "kuryr_uri");
+    assert!(
+        errors[0].message.contains("allow_remote_listen"),
+        "{errors:?}"
+    );
+    // The environment's URI is checked the same way.
+    let e = env(&[("OS_KURYR_URI", "http://[::]:23750")]);
+    assert!(from_ini_str("", "t", &e).is_err());
+
+    let allowed = load_str("[DEFAULT]\nkuryr_uri = tcp://0.0.0.0:1\nallow_remote_listen = true\n");
+    assert_eq!(allowed.config.listen, tcp("0.0.0.0:1"));
+    assert!(allowed.config.allow_remote_listen);
+    assert!(
+        allowed
+            .warnings
+            .iter()
+            .any(|w| w.key == "kuryr_uri" && w.message.contains("no authentication")),
+        "{:?}",
+        allowed.warnings
+    );
+    // Loopback, kuryr-libnetwork's historical URI included, needs nothing.
+    for uri in [
+        "http://127.0.0.1:23750",
+        "http://localhost:1",
+        "http://[::1]:1",
+    ] {
+        let loaded = load_str(&format!("[DEFAULT]\nkuryr_uri = {uri}\n"));
+        assert!(loaded.warnings.is_empty(), "{uri}: {:?}", loaded.warnings);
+    }
+}
+
+#[test]
+fn socket_group_and_lock_file() {
+    let c = load_str("").config;
+    assert_eq!(c.socket_group, None);
+    assert_eq!(c.lock_file, Path::new("/run/kuryr/kuryr.lock"));
+    let c = load_str("[DEFAULT]\nsocket_group = docker\nlock_file = /tmp/k.lock\n").config;
+    assert_eq!(c.socket_group.as_deref(), Some("docker"));
+    assert_eq!(c.lock_file, Path::new("/tmp/k.lock"));
+    let errors = invalid("[DEFAULT]\nsocket_group =\nlock_file = k.lock\n", &no_env());
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["socket_group", "lock_file"], "{errors:?}");
+}

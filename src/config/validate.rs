@@ -23,6 +23,10 @@ const D: &str = DEFAULT_SECTION;
 pub const DEFAULT_ADDRESS_SPACE: &str = "no_address_space";
 pub const DEFAULT_CAPABILITY_SCOPE: Scope = Scope::Local;
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/kuryr";
+/// One lock per host: reconcile rewrites host-wide things (the `inet kuryr` table,
+/// every `kbr*`/`kv*` link), so two plugins must never run at once, whatever their
+/// `state_dir`. Under `/run` so it disappears at reboot.
+pub const DEFAULT_LOCK_FILE: &str = "/run/kuryr/kuryr.lock";
 /// Where dockerd looks for `*.spec` files of TCP plugins.
 pub const DEFAULT_SPEC_DIR: &str = "/etc/docker/plugins";
 pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
@@ -65,6 +69,16 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     c.warn_unknown();
 
     let listen = c.listen();
+    let allow_remote_listen = c
+        .read(D, "allow_remote_listen", parse_bool)
+        .map(|v| v.unwrap_or(false));
+    if let (Some(listen), Some(allow)) = (&listen, allow_remote_listen) {
+        c.check_exposure(listen, allow);
+    }
+    let socket_group = c.read(D, "socket_group", parse_non_empty);
+    let lock_file = c
+        .read(D, "lock_file", parse_absolute_dir)
+        .map(|v| v.unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_FILE)));
     let capability_scope = c.capability_scope();
     let local_space = c
         .read(D, "local_default_address_space", parse_non_empty)
@@ -110,6 +124,9 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         Some(process_external_connectivity),
         Some(bindir),
         Some(subnetpool_name_prefix),
+        Some(allow_remote_listen),
+        Some(socket_group),
+        Some(lock_file),
     ) = (
         listen,
         capability_scope,
@@ -124,6 +141,9 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         external,
         bindir,
         pool_prefix,
+        allow_remote_listen,
+        socket_group,
+        lock_file,
     )
     else {
         return Err(c.invalid);
@@ -133,6 +153,9 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     }
     let config = Config {
         listen,
+        allow_remote_listen,
+        socket_group,
+        lock_file,
         capability_scope,
         local_default_address_space,
         global_default_address_space,
@@ -274,6 +297,38 @@ impl Checker<'_> {
                 let default = self.builtin("kuryr_uri", DEFAULT_KURYR_URI, parse_listen)?;
                 self.env_or_default("kuryr_uri", ENV_KURYR_URI, default, parse_listen)
             }
+        }
+    }
+
+    /// A listener other hosts can reach is refused unless asked for by name: the
+    /// plugin API has no authentication, and its callers control host bridges and
+    /// spend kuryr's Neutron credentials. When allowed, the warning is logged at start
+    /// and printed by `check-config`.
+    fn check_exposure(&mut self, listen: &Listen, allow: bool) {
+        if !listen.is_remote() {
+            return;
+        }
+        let shown = match listen {
+            Listen::Tcp(address) => address.to_string(),
+            Listen::Unix(path) => path.display().to_string(),
+        };
+        if allow {
+            self.warn(
+                D,
+                "kuryr_uri",
+                format!(
+                    "listening on {shown}, reachable from other hosts, with no authentication \
+                     (allow_remote_listen = true)"
+                ),
+            );
+        } else {
+            self.invalid(
+                D,
+                "kuryr_uri",
+                &shown,
+                "a TCP listener other hosts can reach has no authentication; use a unix \
+                 socket or 127.0.0.1, or set allow_remote_listen = true to accept the risk",
+            );
         }
     }
 

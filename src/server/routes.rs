@@ -138,6 +138,7 @@ pub fn router(driver: SharedDriver) -> Router {
         .fallback(unknown_method)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit()))
+        .layer(middleware::from_fn(super::guard::guard))
         .layer(middleware::from_fn(log_call))
         .with_state(driver)
 }

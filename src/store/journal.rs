@@ -13,7 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{StoreError, create_private_dir};
+use super::{StoreError, create_database, create_private_dir};
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 
@@ -42,11 +42,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Journal<T> {
         if let Some(dir) = path.parent() {
             create_private_dir(dir)?;
         }
-        let open_error = |source: redb::Error| StoreError::Open {
-            path: PathBuf::from(path),
-            source,
-        };
-        let db = Database::create(path).map_err(|e| open_error(e.into()))?;
+        let db = create_database(path)?;
         let txn = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
         txn.open_table(RECORDS)
             .map_err(|e| StoreError::db("open records", e))?;

@@ -10,6 +10,16 @@
 //! `journal.rs` is the other durable structure here: an fsynced to-do list the
 //! Neutron backend keeps its promised deletes in.
 //!
+//! Two failure rules. A record that no longer decodes is moved to the `quarantine`
+//! table and logged, so one bad row cannot keep the plugin from starting. A commit that
+//! fails is fatal: the caller's memory may already hold the change (a delete), and after
+//! an I/O error redb refuses every later write (`PreviousIo`), so the committer stops
+//! acknowledging anything and `Store::failed` resolves; the daemon then exits non-zero
+//! and its service manager restarts it from what is on disk.
+//!
+//! Files are private: `state_dir` is 0700 on every start, databases are 0600 and are
+//! never opened through a symlink.
+//!
 //! The store only writes and loads. It knows files, not HTTP, Docker or the kernel.
 
 mod commit;
@@ -17,13 +27,18 @@ mod dump;
 mod journal;
 mod records;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use dump::to_json;
 pub use journal::Journal;
 pub use records::{EndpointRecord, NetworkRecord, Op, PoolRecord, Snapshot, SubnetRecord};
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The database file inside `state_dir`.
 pub const DB_FILE: &str = "kuryr.redb";
@@ -56,6 +71,10 @@ pub enum StoreError {
     },
     #[error("state database commit failed: {0}")]
     CommitFailed(String),
+    #[error("state database stopped after an earlier failed commit ({0}); the plugin restarts")]
+    Failed(String),
+    #[error("injected fault")]
+    Injected,
     #[error("the state database's commit thread has stopped")]
     Closed,
 }
@@ -73,6 +92,25 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     batches: mpsc::UnboundedSender<commit::Batch>,
+    /// `Some(reason)` once a commit has failed; set once by the committer.
+    failed: watch::Receiver<Option<String>>,
+}
+
+/// A test seam: makes the committer's next commits fail as an I/O error would.
+/// Built explicitly and passed to [`Store::open_with_faults`]; production code never
+/// constructs one.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<AtomicBool>);
+
+impl Faults {
+    /// Every commit from now on fails.
+    pub fn fail_commits(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn failing(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// A submitted batch; `wait` resolves once it is durable (or failed).
@@ -88,16 +126,43 @@ impl Store {
     /// Open (or create) the database in `state_dir`, read everything in it, and start
     /// the committer thread.
     pub fn open(state_dir: &Path) -> Result<(Store, Snapshot), StoreError> {
+        Self::open_with_faults(state_dir, Faults::default())
+    }
+
+    /// [`Store::open`] with a fault seam, for tests of the failure paths.
+    pub fn open_with_faults(
+        state_dir: &Path,
+        faults: Faults,
+    ) -> Result<(Store, Snapshot), StoreError> {
         create_private_dir(state_dir)?;
         let path = state_dir.join(DB_FILE);
-        let db = redb::Database::create(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source: source.into(),
-        })?;
+        let db = create_database(&path)?;
         tables::create_all(&db)?;
-        let snapshot = tables::read_all(&db)?;
-        let batches = commit::spawn(db)?;
-        Ok((Store { batches }, snapshot))
+        let (snapshot, bad) = tables::read_all(&db)?;
+        if !bad.is_empty() {
+            tables::quarantine(&db, &bad)?;
+        }
+        let (failed_tx, failed) = watch::channel(None);
+        let batches = commit::spawn(db, faults, failed_tx)?;
+        Ok((Store { batches, failed }, snapshot))
+    }
+
+    /// Resolves, with the reason, once a commit has failed; from then on every submit
+    /// fails and the process should exit so it restarts from disk. Never resolves
+    /// while the store is healthy.
+    pub async fn failed(&self) -> String {
+        let mut failed = self.failed.clone();
+        // The guard `wait_for` returns is not `Send`; take the value out at once.
+        let reason = failed
+            .wait_for(Option::is_some)
+            .await
+            .map(|reason| reason.clone().unwrap_or_default());
+        match reason {
+            Ok(reason) => reason,
+            // The committer is gone without failing: it only ends when every handle
+            // is dropped, which this one is not.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Queue `ops` for the next commit. Never blocks.
@@ -120,17 +185,53 @@ pub fn read_snapshot(state_dir: &Path) -> Result<Snapshot, StoreError> {
         path: path.clone(),
         source: source.into(),
     })?;
-    tables::read_all(&db)
+    // Read-only here: bad records are skipped (and logged); the daemon quarantines
+    // them at its next start.
+    Ok(tables::read_all(&db)?.0)
 }
 
+/// Create `dir` if needed and make it 0700 on every start, whatever mode an older
+/// version or the umask left: the databases and their names are the plugin's alone.
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir_error = |source| StoreError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| StoreError::Dir {
-            path: dir.to_path_buf(),
-            source,
-        })
+        .map_err(dir_error)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_error)
+}
+
+/// Open (or create) a database file 0600 without following a symlink, then let redb
+/// take it over (as `Database::create` would, with its defaults).
+fn create_database(path: &Path) -> Result<redb::Database, StoreError> {
+    let open_error = |source: redb::Error| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = private_file(path).map_err(|e| open_error(e.into()))?;
+    let backend = redb::backends::FileBackend::new(file).map_err(|e| open_error(e.into()))?;
+    redb::Builder::new()
+        .create_with_backend(backend)
+        .map_err(|e| open_error(e.into()))
+}
+
+/// Read-write, created 0600, refusing a symlink (`O_NOFOLLOW` fails with `ELOOP`); an
+/// existing file is made 0600 too.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }

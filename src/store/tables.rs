@@ -5,12 +5,15 @@
 //! - `addresses`: (pool id, address as u128) → () — one row per allocated address
 //! - `networks`:  Docker network id → JSON `NetworkRecord`
 //! - `endpoints`: Docker endpoint id → JSON `EndpointRecord`
+//! - `quarantine`: `table/key` → the bytes of a record that no longer decoded at start
 //!
 //! Allocations are rows, not a serialized allocator: an allocation is one small insert,
 //! and the allocator's index is rebuilt from the rows at start-up.
 
 use super::{EndpointRecord, NetworkRecord, Op, PoolRecord, Snapshot, StoreError};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -18,6 +21,14 @@ const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const ADDRESSES: TableDefinition<(&str, u128), ()> = TableDefinition::new("addresses");
 const NETWORKS: TableDefinition<&str, &[u8]> = TableDefinition::new("networks");
 const ENDPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoints");
+const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
+
+/// A stored record that did not decode: where it was and what it held.
+pub(super) struct BadRecord {
+    table: TableDefinition<'static, &'static str, &'static [u8]>,
+    key: String,
+    bytes: Vec<u8>,
+}
 
 pub(super) fn create_all(db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
@@ -32,17 +43,21 @@ pub(super) fn create_all(db: &Database) -> Result<(), StoreError> {
     txn.commit().map_err(|e| StoreError::db("commit", e))
 }
 
-pub(super) fn read_all(db: &Database) -> Result<Snapshot, StoreError> {
+/// Everything stored, and the records that no longer decode (each logged here), which
+/// the snapshot leaves out: one bad row must not keep the plugin from starting.
+pub(super) fn read_all(db: &Database) -> Result<(Snapshot, Vec<BadRecord>), StoreError> {
     let txn = db.begin_read().map_err(|e| StoreError::db("begin", e))?;
     let mut snapshot = Snapshot::default();
+    let mut bad = Vec::new();
 
     let pools = txn
         .open_table(POOLS)
         .map_err(|e| StoreError::db("open pools", e))?;
     for row in pools.iter().map_err(|e| StoreError::db("read pools", e))? {
         let (key, value) = row.map_err(|e| StoreError::db("read pools", e))?;
-        let record: PoolRecord = decode(key.value(), value.value())?;
-        snapshot.pools.push((key.value().to_owned(), record));
+        if let Some(record) = decode_or_set_aside::<PoolRecord>(POOLS, &key, &value, &mut bad) {
+            snapshot.pools.push((key.value().to_owned(), record));
+        }
     }
 
     let addresses = txn
@@ -65,9 +80,10 @@ pub(super) fn read_all(db: &Database) -> Result<Snapshot, StoreError> {
         .map_err(|e| StoreError::db("read networks", e))?
     {
         let (key, value) = row.map_err(|e| StoreError::db("read networks", e))?;
-        snapshot
-            .networks
-            .push(decode::<NetworkRecord>(key.value(), value.value())?);
+        if let Some(record) = decode_or_set_aside::<NetworkRecord>(NETWORKS, &key, &value, &mut bad)
+        {
+            snapshot.networks.push(record);
+        }
     }
 
     let endpoints = txn
@@ -78,11 +94,59 @@ pub(super) fn read_all(db: &Database) -> Result<Snapshot, StoreError> {
         .map_err(|e| StoreError::db("read endpoints", e))?
     {
         let (key, value) = row.map_err(|e| StoreError::db("read endpoints", e))?;
-        snapshot
-            .endpoints
-            .push(decode::<EndpointRecord>(key.value(), value.value())?);
+        if let Some(record) =
+            decode_or_set_aside::<EndpointRecord>(ENDPOINTS, &key, &value, &mut bad)
+        {
+            snapshot.endpoints.push(record);
+        }
     }
-    Ok(snapshot)
+    Ok((snapshot, bad))
+}
+
+fn decode_or_set_aside<T: DeserializeOwned>(
+    table: TableDefinition<'static, &'static str, &'static [u8]>,
+    key: &redb::AccessGuard<'_, &'static str>,
+    value: &redb::AccessGuard<'_, &'static [u8]>,
+    bad: &mut Vec<BadRecord>,
+) -> Option<T> {
+    match decode(key.value(), value.value()) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            tracing::error!(
+                table = table.name(),
+                key = key.value(),
+                %error,
+                "stored record does not decode; left out and quarantined"
+            );
+            bad.push(BadRecord {
+                table,
+                key: key.value().to_owned(),
+                bytes: value.value().to_vec(),
+            });
+            None
+        }
+    }
+}
+
+/// Move undecodable records to `quarantine` (kept for a human to look at, out of the
+/// way of the next write under the same key) in one transaction.
+pub(super) fn quarantine(db: &Database, bad: &[BadRecord]) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
+    {
+        let mut quarantine = txn
+            .open_table(QUARANTINE)
+            .map_err(|e| StoreError::db("open quarantine", e))?;
+        for record in bad {
+            let key = format!("{}/{}", record.table.name(), record.key);
+            quarantine
+                .insert(key.as_str(), record.bytes.as_slice())
+                .map_err(|e| StoreError::db("quarantine", e))?;
+        }
+    }
+    for record in bad {
+        remove(&txn, record.table, &record.key)?;
+    }
+    txn.commit().map_err(|e| StoreError::db("commit", e))
 }
 
 /// Apply one op inside an open write transaction.

@@ -34,9 +34,10 @@ pub fn start_plugin(binary: &str, dir: &Path) -> Plugin {
     std::fs::write(
         &config,
         format!(
-            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlog_level = warn\n",
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlog_level = warn\nlock_file = {}\n",
             dir.join("state").display(),
-            socket.display()
+            socket.display(),
+            dir.join("kuryr.lock").display()
         ),
     )
     .expect("write config");
