@@ -3,11 +3,13 @@
 //! A new network and its subnets (both families in one bulk request) are made, then
 //! tagged: Neutron 29 ignores tags in create bodies. A user's network named with
 //! `neutron.net.*` is tagged (never renamed, B6) and its subnets adopted by CIDR.
-//! A failure undoes what the call did (B9). Delete removes only what kuryr made;
-//! kuryr's own network and pools are deleted by the teardown runner after Docker has
-//! its answer.
+//! A failure undoes what the call did (B9). Delete removes only what kuryr made,
+//! through the teardown runner, and answers once the network's lane is done (or
+//! after `DELETE_WAIT`): read-your-writes for everyone who looks at Neutron after
+//! `docker network rm`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -21,6 +23,16 @@ use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::{NetInfo, SubnetInfo};
 use super::teardown::{Job, Step};
+
+/// How long DeleteNetwork waits for its network's deletes (its ports, the network
+/// with its subnets, the pools Docker released) before answering anyway. A healthy
+/// Neutron needs well under a second; 20 s also covers five retries of a passing
+/// failure (0.5 + 1 + 2 + 4 + 8 s of backoff, jittered down) while staying under
+/// the 30 s that `docker plugin enable` gives a managed plugin's calls by default,
+/// and a legacy plugin has no timeout at all, so dockerd's network operations would
+/// freeze for as long as we wait. What is still pending then stays journaled and
+/// retried, as it was before this wait existed.
+pub const DELETE_WAIT: Duration = Duration::from_secs(20);
 
 /// One address family of the request, resolved to its pool.
 struct Family {
@@ -371,7 +383,8 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
             }
         }
     } else {
-        // Docker only logs our answer: the deletes run after it (teardown.rs).
+        // Through the teardown runner (teardown.rs): journaled, ordered in the lane
+        // behind the port deletes, retried if they fail.
         let mut steps = vec![Step::Network(net.neutron_id.clone())];
         match released_pools(d, &net).await {
             Ok(pools) => steps.extend(pools),
@@ -380,6 +393,15 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
         if let Err(e) = d.teardown.submit(Job::new(&net.neutron_id, steps)).await {
             errors.push(e);
         }
+    }
+    // Read-your-writes: the lane holds this network's port deletes (ReleaseAddress),
+    // the deletes just submitted and those of the pools Docker released before.
+    if let Err(error) = d.teardown.wait_gone(&net.neutron_id, DELETE_WAIT).await {
+        tracing::warn!(
+            network = %net.neutron_id,
+            %error,
+            "answering DeleteNetwork before Neutron is clean; the deletes are journaled and retried"
+        );
     }
     if errors.is_empty() {
         let mut cache = d.cache();
