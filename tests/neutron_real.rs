@@ -1077,3 +1077,53 @@ async fn a_network_others_still_use_is_kept() {
         r.check.delete(kind, id).await.unwrap();
     }
 }
+
+/// Read-your-writes (issue 8, item 8): when DeleteNetwork answers, with no drain or
+/// settle, Neutron already holds none of the network's kuryr objects: the endpoint's
+/// port (released by ReleaseAddress just before), the network, its subnet and the
+/// pool Docker released.
+#[tokio::test]
+async fn after_network_rm_answers_neutron_is_clean() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let ((nid, pool_id), eid) = (network(d, 16).await, docker_id());
+    let a = d
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(16))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(16)),
+    ))
+    .await
+    .unwrap();
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    let subnets: Vec<Subnet> = r
+        .check
+        .list(&Query::new().eq("network_id", &net.id))
+        .await
+        .unwrap();
+    let port = ports_tagged(&r.check, &eid).await.remove(0);
+
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    release_address(d, &pool_id, a.address.addr()).await;
+    answer_release_and_delete(d, &nid, &pool_id).await;
+
+    let gone = |what: &str, e: Option<kuryr::neutron::NeutronError>| match e {
+        Some(e) if e.is_not_found() => {}
+        other => panic!("{what} still readable after DeleteNetwork answered: {other:?}"),
+    };
+    gone("network", r.check.get::<Network>(&net.id).await.err());
+    for s in &subnets {
+        gone("subnet", r.check.get::<Subnet>(&s.id).await.err());
+    }
+    gone("pool", r.check.get::<SubnetPool>(&pool_id).await.err());
+    gone("port", r.check.get::<Port>(&port.id).await.err());
+    assert!(ports_tagged(&r.check, &eid).await.is_empty());
+    no_ports_with(&r.check, &mac(16)).await;
+    no_kuryr_pool(&r.check, &cidr(16)).await;
+    assert_eq!(d.drain(Duration::ZERO).await.pending, 0, "nothing left to run");
+}
