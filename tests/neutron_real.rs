@@ -1125,5 +1125,75 @@ async fn after_network_rm_answers_neutron_is_clean() {
     assert!(ports_tagged(&r.check, &eid).await.is_empty());
     no_ports_with(&r.check, &mac(16)).await;
     no_kuryr_pool(&r.check, &cidr(16)).await;
-    assert_eq!(d.drain(Duration::ZERO).await.pending, 0, "nothing left to run");
+    assert_eq!(
+        d.drain(Duration::ZERO).await.pending,
+        0,
+        "nothing left to run"
+    );
+}
+
+/// A Neutron object as Neutron serves it (every field, `revision_number` included),
+/// to show that a refused call changed nothing.
+fn raw(path: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10", &format!("{}/v2.0/{path}", url())])
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&out.stdout).expect("JSON from Neutron")
+}
+
+/// Review I7 (B8.10): with another IPAM driver, Docker may hand the endpoint an
+/// address that a DHCP port or a VM's port holds. CreateEndpoint refuses with a
+/// client error naming the port, and the port is exactly as it was.
+#[tokio::test]
+async fn create_endpoint_never_takes_over_a_port_bound_elsewhere() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, pool_id) = network(d, 17).await;
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    for (n, owner, device) in [
+        (31u8, "network:dhcp", "dhcp-on-another-host"),
+        (32, "compute:nova", "some-vm"),
+    ] {
+        let ip = cidr(17).replace(".0/24", &format!(".{n}"));
+        let foreign: Port = r
+            .check
+            .create(&PortCreate {
+                network_id: net.id.clone(),
+                fixed_ips: Some(vec![FixedIpRequest {
+                    subnet_id: None,
+                    ip_address: Some(ip.clone()),
+                }]),
+                device_id: Some(device.into()),
+                device_owner: Some(owner.into()),
+                binding_host_id: Some("another-host".into()),
+                ..PortCreate::default()
+            })
+            .await
+            .unwrap();
+        let before = raw(&format!("ports/{}", foreign.id));
+        let eid = docker_id();
+        let err = d
+            .create_endpoint(ep_req(
+                &nid,
+                &eid,
+                Some(&format!("{ip}/24")),
+                None,
+                Some(&mac(n)),
+            ))
+            .await
+            .unwrap_err();
+        assert!(err.is_client_error(), "a 400, not a 500: {err}");
+        let text = err.to_string();
+        assert!(text.contains(&foreign.id) && text.contains(owner), "{text}");
+        assert_eq!(
+            raw(&format!("ports/{}", foreign.id)),
+            before,
+            "the {owner} port is unchanged"
+        );
+        assert!(ports_tagged(&r.check, &eid).await.is_empty());
+        assert!(!r.binder.bound().contains(&foreign.id), "not plugged");
+        r.check.delete(Kind::Ports, &foreign.id).await.unwrap();
+    }
+    release_and_delete(d, &nid, &pool_id).await;
 }
