@@ -1197,3 +1197,90 @@ async fn create_endpoint_never_takes_over_a_port_bound_elsewhere() {
     }
     release_and_delete(d, &nid, &pool_id).await;
 }
+
+/// Review R3: ProgramExternalConnectivity twice (Docker sends it on every start of
+/// the container) leaves exactly one `<port>-exposed_ports` group, attached once,
+/// with the rules of the last call; Revoke then leaves none.
+#[tokio::test]
+async fn program_external_connectivity_twice_keeps_one_group() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let ((nid, pool_id), eid) = (network(d, 18).await, docker_id());
+    let a = d
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(18))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(18)),
+    ))
+    .await
+    .unwrap();
+    let program = |ports: serde_json::Value| {
+        let mut options = BTreeMap::new();
+        options.insert(
+            "com.docker.network.endpoint.exposedports".to_string(),
+            ports,
+        );
+        d.program_external_connectivity(ProgramExternalConnectivityRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            options,
+        })
+    };
+    let port_id = ports_tagged(&r.check, &eid).await.remove(0).id;
+    let name = format!("{port_id}-exposed_ports");
+    let one_group = |expect: (&'static str, u32)| {
+        let (check, name, port_id) = (&r.check, name.clone(), port_id.clone());
+        async move {
+            let groups: Vec<SecurityGroup> =
+                check.list(&Query::new().eq("name", &name)).await.unwrap();
+            assert_eq!(groups.len(), 1, "one kuryr group: {groups:?}");
+            let port: Port = check.get(&port_id).await.unwrap();
+            let on_port = port
+                .security_groups
+                .iter()
+                .filter(|g| **g == groups[0].id)
+                .count();
+            assert_eq!(on_port, 1, "attached once: {:?}", port.security_groups);
+            let ingress: Vec<_> = groups[0]
+                .security_group_rules
+                .iter()
+                .filter(|r| r.direction == "ingress")
+                .map(|r| (r.protocol.clone().unwrap_or_default(), r.port_range_min))
+                .collect();
+            assert_eq!(ingress, [(expect.0.to_string(), Some(expect.1))]);
+        }
+    };
+    program(json!([{"Proto": 6, "Port": 80}])).await.unwrap();
+    one_group(("tcp", 80)).await;
+    program(json!([{"Proto": 6, "Port": 80}])).await.unwrap();
+    one_group(("tcp", 80)).await;
+    // After a restart (nothing cached), with other ports: still the one group.
+    let fresh = r.restarted();
+    fresh.probe().await.unwrap();
+    fresh
+        .program_external_connectivity(ProgramExternalConnectivityRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            options: [(
+                "com.docker.network.endpoint.exposedports".to_string(),
+                json!([{"Proto": 17, "Port": 53}]),
+            )]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    one_group(("udp", 53)).await;
+    fresh
+        .revoke_external_connectivity(ep(&nid, &eid))
+        .await
+        .unwrap();
+    let left: Vec<SecurityGroup> = r.check.list(&Query::new().eq("name", &name)).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    teardown(&fresh, &nid, &eid, &pool_id, a.address.addr()).await;
+}
