@@ -182,8 +182,8 @@ async fn find_pool(
 ) -> Result<(String, String), Error> {
     let kuryr_name = names::pool_name(&d.settings.pool_prefix, &cidr.to_string());
     let query = match named {
-        Some(Named::Id(id)) => Query::new().eq("id", id),
-        Some(Named::Name(name)) => Query::new().eq("name", name),
+        Some(Named::Id(id)) => d.in_own_project(Query::new().eq("id", id)).await?,
+        Some(Named::Name(name)) => d.in_own_project(Query::new().eq("name", name)).await?,
         None => Query::new().eq("name", &kuryr_name),
     };
     let found: Vec<SubnetPool> = d.client.list(&query).await?;
@@ -216,6 +216,7 @@ async fn user_network(d: &NeutronDriver, named: &Named) -> Result<Network, Error
         Named::Id(id) => Query::new().eq("id", id),
         Named::Name(name) => Query::new().eq("name", name),
     };
+    let query = d.in_own_project(query).await?;
     let found: Vec<Network> = d.client.list(&query).await?;
     let what = format!("network {}", named.describe());
     one(found, &what)?
@@ -420,4 +421,101 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
         cache.addresses.retain(|(sid, _), _| !gone.contains(sid));
     }
     Error::from_all(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::binding::RecordingBinder;
+    use crate::config::{ProcessEnv, from_ini_str};
+    use crate::neutron::fake::Fake;
+    use crate::neutron::{AuthMethod, Client, ClientOptions, NameOrId, ProjectScope, UserRef};
+    use crate::neutron_driver::Settings;
+
+    fn driver(fake: &Fake, dir: &std::path::Path, auth: AuthMethod) -> NeutronDriver {
+        let text = format!(
+            "[DEFAULT]\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {}\n",
+            dir.display(),
+            fake.url("/")
+        );
+        let loaded = from_ini_str(&text, "test", &ProcessEnv).unwrap();
+        let client = Client::new(ClientOptions::new(auth)).unwrap();
+        let binder = Arc::new(RecordingBinder::new());
+        NeutronDriver::new(client, Settings::from_config(&loaded.config), binder).unwrap()
+    }
+
+    /// Two networks of one name: kuryr's project's and another tenant's.
+    fn two_tenants(fake: &Fake) {
+        let mut st = fake.state();
+        let nets = st.items.entry("networks".into()).or_default();
+        for (id, project) in [("net-ours", "proj-kuryr"), ("net-theirs", "proj-other")] {
+            nets.insert(
+                id.into(),
+                json!({"id": id, "name": "same-name", "project_id": project}),
+            );
+        }
+    }
+
+    fn found(r: Result<Network, Error>) -> String {
+        r.map(|n| n.id).unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    /// Review I8: with a project-scoped token, `neutron.net.*` adopts only networks
+    /// of that project; another tenant's is "does not exist", by id or by name.
+    #[tokio::test]
+    async fn adoption_sees_only_the_tokens_project() {
+        let fake = Fake::start().await;
+        two_tenants(&fake);
+        let dir = tempfile::tempdir().unwrap();
+        let d = driver(
+            &fake,
+            dir.path(),
+            AuthMethod::Password {
+                auth_url: fake.url("/v3"),
+                user: UserRef::Name {
+                    name: "kuryr".into(),
+                    domain: NameOrId::Name("Default".into()),
+                },
+                password: "pw".into(),
+                project: Some(ProjectScope::Id("proj-kuryr".into())),
+            },
+        );
+        let by_name = Named::Name("same-name".into());
+        assert_eq!(found(user_network(&d, &by_name).await), "net-ours");
+        let theirs = found(user_network(&d, &Named::Id("net-theirs".into())).await);
+        assert!(theirs.contains("does not exist"), "{theirs}");
+        assert!(
+            fake.state()
+                .seen
+                .iter()
+                .filter(|s| s.path.starts_with("v2.0/networks?"))
+                .all(|s| s.path.contains("project_id=proj-kuryr")),
+            "every lookup filtered"
+        );
+    }
+
+    /// Without Keystone (`auth_type = none`) there is no project to filter on: the
+    /// lookup is as before, and two networks of one name are ambiguous.
+    #[tokio::test]
+    async fn without_keystone_adoption_is_unfiltered() {
+        let fake = Fake::start().await;
+        fake.state().no_auth = true;
+        two_tenants(&fake);
+        let dir = tempfile::tempdir().unwrap();
+        let d = driver(
+            &fake,
+            dir.path(),
+            AuthMethod::None {
+                endpoint: fake.url("/"),
+            },
+        );
+        let theirs = found(user_network(&d, &Named::Id("net-theirs".into())).await);
+        assert_eq!(theirs, "net-theirs");
+        let by_name = found(user_network(&d, &Named::Name("same-name".into())).await);
+        assert!(by_name.contains("2 Neutron objects match"), "{by_name}");
+    }
 }
