@@ -38,7 +38,8 @@
 # Prints "lifecycle: <n> calls, <s> s wall, <k> non-200" (the time Docker
 # waits), "settled: <s> s wall until Neutron is clean" (after /Kuryr.Settle,
 # which waits for deletes our plugin runs after answering; 404 from plugins
-# without it) and, with COUNT_NEUTRON_LOG, "neutron-requests: <n>" on stdout.
+# without it), "delete-network: <s> s wall" (the DeleteNetwork call alone) and,
+# with COUNT_NEUTRON_LOG, "neutron-requests: <n>" on stdout.
 # Exit status: 0 if every answer was accepted, 1 otherwise, 2 on usage errors.
 set -uo pipefail
 
@@ -145,7 +146,10 @@ else
   [ -n "$ADDR" ] && call /IpamDriver.ReleaseAddress "{\"Address\":\"${ADDR%/*}\",\"PoolID\":\"$POOLID\"}"
   call /IpamDriver.ReleaseAddress "{\"Address\":\"$GATEWAY\",\"PoolID\":\"$POOLID\"}"
   call /IpamDriver.ReleasePool "{\"PoolID\":\"$POOLID\"}"
+  # DeleteNetwork alone is timed too: it is what `docker network rm` waits for.
+  TD0=$EPOCHREALTIME
   call /NetworkDriver.DeleteNetwork "{\"NetworkID\":\"$NETID\"}"
+  TD1=$EPOCHREALTIME
 fi
 
 T1=$(date +%s.%N)
@@ -172,6 +176,7 @@ if [[ $LAST =~ $re ]] && [ "${BASH_REMATCH[1]}" != 0 ]; then
   FAIL=$((FAIL + 1))
 fi
 echo "settled: $(secs "$T0" "$T2") s wall until Neutron is clean"
+if [ -n "${TD0:-}" ]; then echo "delete-network: $(secs "$TD0" "$TD1") s wall"; fi
 if [ -n "$COUNT_LOG" ]; then
   sleep 0.3  # let uWSGI finish writing its last request line
   # uWSGI request lines look like:

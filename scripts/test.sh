@@ -118,9 +118,10 @@ wait_neutron() {
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
   # Enforced: at most 12 Neutron requests per lifecycle (deterministic, and
-  # counted until our background deletes are done), and a median wall time
-  # (what Docker waits for) of at most 1/3 of kuryr-libnetwork's.
-  RUNS=7 BENCH_ENFORCE=1 BENCH_MIN_SPEEDUP=3 bash benches/neutron_lifecycle.sh
+  # counted until our background deletes are done), and a median time until
+  # Neutron is clean (what everyone but dockerd sees) of at most 0.4 times
+  # kuryr-libnetwork's. Issue 8 fixed this bar; do not loosen it.
+  RUNS=7 BENCH_ENFORCE=1 BENCH_MAX_CLEAN_RATIO=0.4 bash benches/neutron_lifecycle.sh
 }
 
 main() {

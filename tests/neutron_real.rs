@@ -1086,3 +1086,210 @@ async fn a_network_others_still_use_is_kept() {
         r.check.delete(kind, id).await.unwrap();
     }
 }
+
+/// Read-your-writes (issue 8, item 8): when DeleteNetwork answers, with no drain or
+/// settle, Neutron already holds none of the network's kuryr objects: the endpoint's
+/// port (released by ReleaseAddress just before), the network, its subnet and the
+/// pool Docker released.
+#[tokio::test]
+async fn after_network_rm_answers_neutron_is_clean() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let ((nid, pool_id), eid) = (network(d, 16).await, docker_id());
+    let a = d
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(16))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(16)),
+    ))
+    .await
+    .unwrap();
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    let subnets: Vec<Subnet> = r
+        .check
+        .list(&Query::new().eq("network_id", &net.id))
+        .await
+        .unwrap();
+    let port = ports_tagged(&r.check, &eid).await.remove(0);
+
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    release_address(d, &pool_id, a.address.addr()).await;
+    answer_release_and_delete(d, &nid, &pool_id).await;
+
+    let gone = |what: &str, e: Option<kuryr::neutron::NeutronError>| match e {
+        Some(e) if e.is_not_found() => {}
+        other => panic!("{what} still readable after DeleteNetwork answered: {other:?}"),
+    };
+    gone("network", r.check.get::<Network>(&net.id).await.err());
+    for s in &subnets {
+        gone("subnet", r.check.get::<Subnet>(&s.id).await.err());
+    }
+    gone("pool", r.check.get::<SubnetPool>(&pool_id).await.err());
+    gone("port", r.check.get::<Port>(&port.id).await.err());
+    assert!(ports_tagged(&r.check, &eid).await.is_empty());
+    no_ports_with(&r.check, &mac(16)).await;
+    no_kuryr_pool(&r.check, &cidr(16)).await;
+    assert_eq!(
+        d.drain(Duration::ZERO).await.pending,
+        0,
+        "nothing left to run"
+    );
+}
+
+/// A Neutron object as Neutron serves it (every field, `revision_number` included),
+/// to show that a refused call changed nothing.
+fn raw(path: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10", &format!("{}/v2.0/{path}", url())])
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&out.stdout).expect("JSON from Neutron")
+}
+
+/// Review I7 (B8.10): with another IPAM driver, Docker may hand the endpoint an
+/// address that a DHCP port or a VM's port holds. CreateEndpoint refuses with a
+/// client error naming the port, and the port is exactly as it was.
+#[tokio::test]
+async fn create_endpoint_never_takes_over_a_port_bound_elsewhere() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let (nid, pool_id) = network(d, 17).await;
+    let net = networks_tagged(&r.check, &nid).await.remove(0);
+    for (n, owner, device) in [
+        (31u8, "network:dhcp", "dhcp-on-another-host"),
+        (32, "compute:nova", "some-vm"),
+    ] {
+        let ip = cidr(17).replace(".0/24", &format!(".{n}"));
+        let foreign: Port = r
+            .check
+            .create(&PortCreate {
+                network_id: net.id.clone(),
+                fixed_ips: Some(vec![FixedIpRequest {
+                    subnet_id: None,
+                    ip_address: Some(ip.clone()),
+                }]),
+                device_id: Some(device.into()),
+                device_owner: Some(owner.into()),
+                binding_host_id: Some("another-host".into()),
+                ..PortCreate::default()
+            })
+            .await
+            .unwrap();
+        let before = raw(&format!("ports/{}", foreign.id));
+        let eid = docker_id();
+        let err = d
+            .create_endpoint(ep_req(
+                &nid,
+                &eid,
+                Some(&format!("{ip}/24")),
+                None,
+                Some(&mac(n)),
+            ))
+            .await
+            .unwrap_err();
+        assert!(err.is_client_error(), "a 400, not a 500: {err}");
+        let text = err.to_string();
+        assert!(text.contains(&foreign.id) && text.contains(owner), "{text}");
+        assert_eq!(
+            raw(&format!("ports/{}", foreign.id)),
+            before,
+            "the {owner} port is unchanged"
+        );
+        assert!(ports_tagged(&r.check, &eid).await.is_empty());
+        assert!(!r.binder.bound().contains(&foreign.id), "not plugged");
+        r.check.delete(Kind::Ports, &foreign.id).await.unwrap();
+    }
+    release_and_delete(d, &nid, &pool_id).await;
+}
+
+/// Review R3: ProgramExternalConnectivity twice (Docker sends it on every start of
+/// the container) leaves exactly one `<port>-exposed_ports` group, attached once,
+/// with the rules of the last call; Revoke then leaves none.
+#[tokio::test]
+async fn program_external_connectivity_twice_keeps_one_group() {
+    let Some(r) = rig().await else { return };
+    let d = &r.driver;
+    let ((nid, pool_id), eid) = (network(d, 18).await, docker_id());
+    let a = d
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac(18))]))
+        .await
+        .unwrap();
+    d.create_endpoint(ep_req(
+        &nid,
+        &eid,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac(18)),
+    ))
+    .await
+    .unwrap();
+    let program = |ports: serde_json::Value| {
+        let mut options = BTreeMap::new();
+        options.insert(
+            "com.docker.network.endpoint.exposedports".to_string(),
+            ports,
+        );
+        d.program_external_connectivity(ProgramExternalConnectivityRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            options,
+        })
+    };
+    let port_id = ports_tagged(&r.check, &eid).await.remove(0).id;
+    let name = format!("{port_id}-exposed_ports");
+    let one_group = |expect: (&'static str, u32)| {
+        let (check, name, port_id) = (&r.check, name.clone(), port_id.clone());
+        async move {
+            let groups: Vec<SecurityGroup> =
+                check.list(&Query::new().eq("name", &name)).await.unwrap();
+            assert_eq!(groups.len(), 1, "one kuryr group: {groups:?}");
+            let port: Port = check.get(&port_id).await.unwrap();
+            let on_port = port
+                .security_groups
+                .iter()
+                .filter(|g| **g == groups[0].id)
+                .count();
+            assert_eq!(on_port, 1, "attached once: {:?}", port.security_groups);
+            let ingress: Vec<_> = groups[0]
+                .security_group_rules
+                .iter()
+                .filter(|r| r.direction == "ingress")
+                .map(|r| (r.protocol.clone().unwrap_or_default(), r.port_range_min))
+                .collect();
+            assert_eq!(ingress, [(expect.0.to_string(), Some(expect.1))]);
+        }
+    };
+    program(json!([{"Proto": 6, "Port": 80}])).await.unwrap();
+    one_group(("tcp", 80)).await;
+    program(json!([{"Proto": 6, "Port": 80}])).await.unwrap();
+    one_group(("tcp", 80)).await;
+    // After a restart (nothing cached), with other ports: still the one group.
+    let fresh = r.restarted();
+    fresh.probe().await.unwrap();
+    fresh
+        .program_external_connectivity(ProgramExternalConnectivityRequest {
+            network_id: nid.clone(),
+            endpoint_id: eid.clone(),
+            options: [(
+                "com.docker.network.endpoint.exposedports".to_string(),
+                json!([{"Proto": 17, "Port": 53}]),
+            )]
+            .into_iter()
+            .collect(),
+        })
+        .await
+        .unwrap();
+    one_group(("udp", 53)).await;
+    fresh
+        .revoke_external_connectivity(ep(&nid, &eid))
+        .await
+        .unwrap();
+    let left: Vec<SecurityGroup> = r.check.list(&Query::new().eq("name", &name)).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    teardown(&fresh, &nid, &eid, &pool_id, a.address.addr()).await;
+}

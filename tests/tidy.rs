@@ -129,7 +129,10 @@ fn only_process_spawns_children() {
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         if path == src().join("process.rs") {
-            assert!(!text.contains("crate::"), "process.rs imports from the crate");
+            assert!(
+                !text.contains("crate::"),
+                "process.rs imports from the crate"
+            );
             continue;
         }
         assert!(

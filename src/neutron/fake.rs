@@ -52,6 +52,11 @@ pub struct State {
     /// `(path from v2.0/ without query, status, Location)`: answered as a redirect
     /// after the token check.
     pub redirects: Vec<(String, u16, String)>,
+    /// Each request waits this long before it is handled, so requests overlap.
+    pub delay: Option<std::time::Duration>,
+    /// Requests being handled now, and the most there ever were at once.
+    pub in_flight: usize,
+    pub peak_in_flight: usize,
 }
 
 /// See [`State::list_hook`].
@@ -77,7 +82,7 @@ impl Fake {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(addr, &state, req).await) }
+                        async move { Ok::<_, Infallible>(counted(addr, &state, req).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -130,6 +135,26 @@ fn catalog(addr: SocketAddr) -> Value {
     ])
 }
 
+/// `handle`, counted in `in_flight` and after the scripted `delay`.
+async fn counted(
+    addr: SocketAddr,
+    state: &Mutex<State>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let delay = {
+        let mut st = state.lock().unwrap();
+        st.in_flight += 1;
+        st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+        st.delay
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let response = handle(addr, state, req).await;
+    state.lock().unwrap().in_flight -= 1;
+    response
+}
+
 async fn handle(
     addr: SocketAddr,
     state: &Mutex<State>,
@@ -163,7 +188,12 @@ async fn handle(
         st.tokens_issued += 1;
         let issued = format!("token-{}", st.tokens_issued);
         st.valid_tokens.insert(issued.clone());
-        let answer = json!({"token": {"methods": ["password"], "catalog": catalog(addr)}});
+        let mut answer = json!({"token": {"methods": ["password"], "catalog": catalog(addr)}});
+        // A project-scoped token names its project, as Keystone's does.
+        if let Some(project) = body.pointer("/auth/scope/project") {
+            let id = project["id"].as_str().unwrap_or("project-by-name");
+            answer["token"]["project"] = json!({"id": id, "name": id});
+        }
         return reply(201, &answer, &[("x-subject-token", &issued)]);
     }
     let Some(at) = path.find("/v2.0/") else {

@@ -87,6 +87,8 @@ enum SessionState {
 struct Session {
     token: Option<String>,
     endpoint: Url,
+    /// The project the token is scoped to (Keystone's `token.project.id`).
+    project_id: Option<String>,
 }
 
 /// A successful answer's body.
@@ -150,6 +152,12 @@ impl Client {
         self.inner.token_requests.load(Ordering::Relaxed)
     }
 
+    /// The project of kuryr's token, authenticating first if needed; `None` for
+    /// `auth_type = none` and for unscoped tokens.
+    pub async fn project_id(&self) -> Result<Option<String>, NeutronError> {
+        Ok(self.session().await?.project_id)
+    }
+
     /// The network endpoint in use, authenticating first if needed.
     pub async fn endpoint(&self) -> Result<Url, NeutronError> {
         Ok(self.session().await?.endpoint)
@@ -199,6 +207,7 @@ impl Client {
             return Ok(Session {
                 token: None,
                 endpoint: auth::endpoint_base(endpoint.as_str())?,
+                project_id: None,
             });
         };
         self.inner.token_requests.fetch_add(1, Ordering::Relaxed);
@@ -246,9 +255,14 @@ impl Client {
                  kuryr's token crosses the network unencrypted"
             );
         }
+        let project_id = value
+            .pointer("/token/project/id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(Session {
             token: Some(token),
             endpoint,
+            project_id,
         })
     }
 

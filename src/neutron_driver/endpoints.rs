@@ -67,7 +67,7 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
         wanted.push((s.clone(), *ip));
     }
     let docker_mac = req.mac.map(|m| m.to_string());
-    let (ports, existing) = held_ports(d, &net, &wanted).await?;
+    let (ports, existing) = held_ports(d, &net, &eid, &wanted).await?;
     let (before, port, existing, vif) = match ports.len() {
         0 => {
             let port = make_port(d, &net, &eid, &wanted, docker_mac.as_deref()).await?;
@@ -131,6 +131,7 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
 async fn held_ports(
     d: &NeutronDriver,
     net: &NetInfo,
+    eid: &str,
     wanted: &[(SubnetInfo, IpAddr)],
 ) -> Result<(Vec<Port>, Vec<bool>), Error> {
     let cached: Vec<Option<(Port, bool)>> = {
@@ -156,6 +157,7 @@ async fn held_ports(
         let ports: Vec<Port> = d.client.list(&query).await?;
         for port in ports {
             if wanted.iter().any(|(s, ip)| holds(&port, &s.id, *ip)) {
+                refuse_foreign(&port, eid)?;
                 let existing = port.tags.iter().any(|t| t == names::PORT_EXISTING);
                 found.push((port, existing));
             }
@@ -164,6 +166,41 @@ async fn held_ports(
     let mut seen = std::collections::HashSet::new();
     found.retain(|(p, _)| seen.insert(p.id.clone()));
     Ok(found.into_iter().unzip())
+}
+
+/// Review I7: a port found holding the endpoint's address is taken over only if
+/// kuryr made it (its tag, `kuryr-unbound-port`, `<EID>-port`), adopted it
+/// (`kuryr.port.existing`, set by RequestAddress after its own "nothing bound" check)
+/// or already gave it to this endpoint (a retried CreateEndpoint). Any other port
+/// with a device, an owner or a binding host belongs to something else (a VM, a
+/// DHCP agent, a router), and rebinding it here would cut that off. This is the
+/// check RequestAddress makes, for the endpoints whose address came from another
+/// IPAM driver.
+fn refuse_foreign(port: &Port, eid: &str) -> Result<(), Error> {
+    let adopted = port.tags.iter().any(|t| t == names::PORT_EXISTING);
+    let this_endpoint = names::id_tags(eid).iter().all(|t| port.tags.contains(t));
+    let kuryrs = names::is_kuryr_port(&port.name, &port.device_id, &port.tags);
+    let bound = !port.device_id.is_empty()
+        || !port.device_owner.is_empty()
+        || !port.binding_host_id.is_empty();
+    if adopted || this_endpoint || kuryrs || !bound {
+        return Ok(());
+    }
+    let ips: Vec<&str> = port
+        .fixed_ips
+        .iter()
+        .map(|f| f.ip_address.as_str())
+        .collect();
+    Err(Error::InvalidOption(format!(
+        "the endpoint's address {} is held by Neutron port {}, which belongs to \
+         something else (device_owner {:?}, device_id {:?}, binding:host_id {:?}); \
+         kuryr never takes over a bound port: pick another address, or unbind the port",
+        ips.join(", "),
+        port.id,
+        port.device_owner,
+        port.device_id,
+        port.binding_host_id
+    )))
 }
 
 /// Dual stack: RequestAddress made one port per family. Keep one (a user's if there

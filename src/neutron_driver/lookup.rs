@@ -193,6 +193,19 @@ impl NeutronDriver {
             .collect())
     }
 
+    /// `query` limited to the project of kuryr's token (review I8): the lookups of
+    /// a user's network, subnet or pool named by `neutron.net.*`, `neutron.subnet.*`
+    /// or `neutron.pool.*` must not reach another tenant's object, which admin
+    /// credentials would otherwise see. With `auth_type = none` there is no token
+    /// and no project, and the query is unchanged: such a Neutron trusts every
+    /// caller anyway.
+    pub(super) async fn in_own_project(&self, query: Query) -> Result<Query, Error> {
+        Ok(match self.client.project_id().await? {
+            Some(project) => query.eq("project_id", &project),
+            None => query,
+        })
+    }
+
     /// Tags a new object in one request. Neutron (29 included) takes no tags in a
     /// create request, whatever `tag-creation` suggests: it ignores or refuses them.
     pub(super) async fn tag_new(&self, kind: Kind, id: &str, tags: &[String]) -> Result<(), Error> {

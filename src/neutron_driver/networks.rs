@@ -3,11 +3,13 @@
 //! A new network and its subnets (both families in one bulk request) are made, then
 //! tagged: Neutron 29 ignores tags in create bodies. A user's network named with
 //! `neutron.net.*` is tagged (never renamed, B6) and its subnets adopted by CIDR.
-//! A failure undoes what the call did (B9). Delete removes only what kuryr made;
-//! kuryr's own network and pools are deleted by the teardown runner after Docker has
-//! its answer.
+//! A failure undoes what the call did (B9). Delete removes only what kuryr made,
+//! through the teardown runner, and answers once the network's lane is done (or
+//! after `DELETE_WAIT`): read-your-writes for everyone who looks at Neutron after
+//! `docker network rm`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -21,6 +23,16 @@ use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::{NetInfo, SubnetInfo};
 use super::teardown::{Job, Step};
+
+/// How long DeleteNetwork waits for its network's deletes (its ports, the network
+/// with its subnets, the pools Docker released) before answering anyway. A healthy
+/// Neutron needs well under a second; 20 s also covers five retries of a passing
+/// failure (0.5 + 1 + 2 + 4 + 8 s of backoff, jittered down) while staying under
+/// the 30 s that `docker plugin enable` gives a managed plugin's calls by default,
+/// and a legacy plugin has no timeout at all, so dockerd's network operations would
+/// freeze for as long as we wait. What is still pending then stays journaled and
+/// retried, as it was before this wait existed.
+pub const DELETE_WAIT: Duration = Duration::from_secs(20);
 
 /// One address family of the request, resolved to its pool.
 struct Family {
@@ -191,8 +203,8 @@ async fn find_pool(
 ) -> Result<(String, String), Error> {
     let kuryr_name = names::pool_name(&d.settings.pool_prefix, &cidr.to_string());
     let query = match named {
-        Some(Named::Id(id)) => Query::new().eq("id", id),
-        Some(Named::Name(name)) => Query::new().eq("name", name),
+        Some(Named::Id(id)) => d.in_own_project(Query::new().eq("id", id)).await?,
+        Some(Named::Name(name)) => d.in_own_project(Query::new().eq("name", name)).await?,
         None => Query::new().eq("name", &kuryr_name),
     };
     let found: Vec<SubnetPool> = d.client.list(&query).await?;
@@ -225,6 +237,7 @@ async fn user_network(d: &NeutronDriver, named: &Named) -> Result<Network, Error
         Named::Id(id) => Query::new().eq("id", id),
         Named::Name(name) => Query::new().eq("name", name),
     };
+    let query = d.in_own_project(query).await?;
     let found: Vec<Network> = d.client.list(&query).await?;
     let what = format!("network {}", named.describe());
     one(found, &what)?
@@ -392,7 +405,8 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
             }
         }
     } else {
-        // Docker only logs our answer: the deletes run after it (teardown.rs).
+        // Through the teardown runner (teardown.rs): journaled, ordered in the lane
+        // behind the port deletes, retried if they fail.
         let mut steps = vec![Step::Network(net.neutron_id.clone())];
         match released_pools(d, &net).await {
             Ok(pools) => steps.extend(pools),
@@ -401,6 +415,15 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
         if let Err(e) = d.teardown.submit(Job::new(&net.neutron_id, steps)).await {
             errors.push(e);
         }
+    }
+    // Read-your-writes: the lane holds this network's port deletes (ReleaseAddress),
+    // the deletes just submitted and those of the pools Docker released before.
+    if let Err(error) = d.teardown.wait_gone(&net.neutron_id, DELETE_WAIT).await {
+        tracing::warn!(
+            network = %net.neutron_id,
+            %error,
+            "answering DeleteNetwork before Neutron is clean; the deletes are journaled and retried"
+        );
     }
     if errors.is_empty() {
         let mut cache = d.cache();
@@ -419,4 +442,101 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
         cache.addresses.retain(|(sid, _), _| !gone.contains(sid));
     }
     Error::from_all(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::binding::RecordingBinder;
+    use crate::config::{ProcessEnv, from_ini_str};
+    use crate::neutron::fake::Fake;
+    use crate::neutron::{AuthMethod, Client, ClientOptions, NameOrId, ProjectScope, UserRef};
+    use crate::neutron_driver::Settings;
+
+    fn driver(fake: &Fake, dir: &std::path::Path, auth: AuthMethod) -> NeutronDriver {
+        let text = format!(
+            "[DEFAULT]\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {}\n",
+            dir.display(),
+            fake.url("/")
+        );
+        let loaded = from_ini_str(&text, "test", &ProcessEnv).unwrap();
+        let client = Client::new(ClientOptions::new(auth)).unwrap();
+        let binder = Arc::new(RecordingBinder::new());
+        NeutronDriver::new(client, Settings::from_config(&loaded.config), binder).unwrap()
+    }
+
+    /// Two networks of one name: kuryr's project's and another tenant's.
+    fn two_tenants(fake: &Fake) {
+        let mut st = fake.state();
+        let nets = st.items.entry("networks".into()).or_default();
+        for (id, project) in [("net-ours", "proj-kuryr"), ("net-theirs", "proj-other")] {
+            nets.insert(
+                id.into(),
+                json!({"id": id, "name": "same-name", "project_id": project}),
+            );
+        }
+    }
+
+    fn found(r: Result<Network, Error>) -> String {
+        r.map(|n| n.id).unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    /// Review I8: with a project-scoped token, `neutron.net.*` adopts only networks
+    /// of that project; another tenant's is "does not exist", by id or by name.
+    #[tokio::test]
+    async fn adoption_sees_only_the_tokens_project() {
+        let fake = Fake::start().await;
+        two_tenants(&fake);
+        let dir = tempfile::tempdir().unwrap();
+        let d = driver(
+            &fake,
+            dir.path(),
+            AuthMethod::Password {
+                auth_url: fake.url("/v3"),
+                user: UserRef::Name {
+                    name: "kuryr".into(),
+                    domain: NameOrId::Name("Default".into()),
+                },
+                password: "pw".into(),
+                project: Some(ProjectScope::Id("proj-kuryr".into())),
+            },
+        );
+        let by_name = Named::Name("same-name".into());
+        assert_eq!(found(user_network(&d, &by_name).await), "net-ours");
+        let theirs = found(user_network(&d, &Named::Id("net-theirs".into())).await);
+        assert!(theirs.contains("does not exist"), "{theirs}");
+        assert!(
+            fake.state()
+                .seen
+                .iter()
+                .filter(|s| s.path.starts_with("v2.0/networks?"))
+                .all(|s| s.path.contains("project_id=proj-kuryr")),
+            "every lookup filtered"
+        );
+    }
+
+    /// Without Keystone (`auth_type = none`) there is no project to filter on: the
+    /// lookup is as before, and two networks of one name are ambiguous.
+    #[tokio::test]
+    async fn without_keystone_adoption_is_unfiltered() {
+        let fake = Fake::start().await;
+        fake.state().no_auth = true;
+        two_tenants(&fake);
+        let dir = tempfile::tempdir().unwrap();
+        let d = driver(
+            &fake,
+            dir.path(),
+            AuthMethod::None {
+                endpoint: fake.url("/"),
+            },
+        );
+        let theirs = found(user_network(&d, &Named::Id("net-theirs".into())).await);
+        assert_eq!(theirs, "net-theirs");
+        let by_name = found(user_network(&d, &Named::Name("same-name".into())).await);
+        assert!(by_name.contains("2 Neutron objects match"), "{by_name}");
+    }
 }

@@ -94,6 +94,7 @@ async fn user_pool(
         Named::Id(id) => Query::new().eq("id", id),
         Named::Name(name) => Query::new().eq("name", name),
     };
+    let query = d.in_own_project(query).await?;
     let found: Vec<SubnetPool> = d.client.list(&query).await?;
     let what = format!("subnet pool {}", named.describe());
     let sp = one(found, &what)?
@@ -131,7 +132,8 @@ async fn user_subnet_id(d: &NeutronDriver, named: &Named) -> Result<String, Erro
     match named {
         Named::Id(id) => Ok(id.clone()),
         Named::Name(name) => {
-            let found: Vec<Subnet> = d.client.list(&Query::new().eq("name", name)).await?;
+            let query = d.in_own_project(Query::new().eq("name", name)).await?;
+            let found: Vec<Subnet> = d.client.list(&query).await?;
             let what = format!("subnet named {name:?}");
             one(found, &what)?
                 .map(|s| s.id)

@@ -6,9 +6,9 @@
 //! again. Here the delete is first written to a journal (fsync, about a millisecond),
 //! Docker gets its reply, and a background runner makes the Neutron calls, retrying
 //! with backoff until they succeed, across plugin restarts (the journal is replayed at
-//! start). So `docker rm` and `docker network rm` no longer wait on Neutron, and a
-//! delete that fails for a passing reason (Neutron down, a 5xx) is retried instead of
-//! forgotten.
+//! start). So `docker rm` no longer waits on Neutron, and a delete that fails for a
+//! passing reason (Neutron down, a 5xx) is retried instead of forgotten. DeleteNetwork
+//! is the exception: it waits (boundedly) for its network's lane, see below.
 //!
 //! A refusal is not passing: Neutron answers 409 for a network still used by ports
 //! kuryr does not own (another swarm node's containers, a VM) and 400 for a pool that
@@ -19,18 +19,27 @@
 //! Jobs in one lane (a Neutron network) run in order, so a port is gone before its
 //! network and the network before its subnet pool; lanes run side by side. Calls that
 //! would collide with a pending delete (a new pool on the same CIDR, a port on an
-//! address still held) wait for it first.
+//! address still held) wait for it first, and DeleteNetwork waits for its whole lane
+//! (`wait_gone` on the Neutron network), so after `docker network rm` everyone but
+//! dockerd already sees Neutron clean; only what fails or outlasts that wait is left
+//! to the retries.
+//!
+//! Lanes share one budget of [`MAX_IN_FLIGHT`] DELETE requests, and a failed job
+//! sleeps a jittered, growing delay: after an outage, or on replay at start, a
+//! thousand journaled lanes trickle back instead of hitting Neutron at once.
 //!
 //! Never: decides what to delete (the callers do), or speaks to Docker.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::Error;
 use crate::neutron::{Client, Kind, NeutronError};
@@ -41,6 +50,12 @@ pub const JOURNAL_FILE: &str = "neutron-teardown.redb";
 
 /// How long a call waits for a pending delete it collides with.
 pub const COLLISION_WAIT: Duration = Duration::from_secs(30);
+
+/// DELETE requests in flight at once, over all lanes. A lifecycle needs one at a
+/// time (its lane is sequential), so this only bites when many lanes are due
+/// together (after an outage, on replay); 8 keeps a few Neutron API workers busy
+/// without queueing hundreds of requests on them.
+pub const MAX_IN_FLIGHT: usize = 8;
 
 /// One idempotent Neutron delete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,17 +116,29 @@ pub struct Teardown {
     /// A lane is in the map exactly while its runner task lives.
     lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
     changed: Notify,
+    /// One permit per DELETE request in flight (`MAX_IN_FLIGHT`).
+    permits: Semaphore,
 }
 
 impl Teardown {
     /// Opens the journal at `path` and resumes what it holds. Needs a tokio runtime.
     pub fn start(client: Client, path: &Path) -> Result<Arc<Teardown>, StoreError> {
+        Teardown::start_with(client, path, MAX_IN_FLIGHT)
+    }
+
+    /// `start` with another cap on DELETEs in flight (at least one).
+    fn start_with(
+        client: Client,
+        path: &Path,
+        max_in_flight: usize,
+    ) -> Result<Arc<Teardown>, StoreError> {
         let (journal, left) = Journal::open(path)?;
         let teardown = Arc::new(Teardown {
             client,
             journal,
             lanes: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            permits: Semaphore::new(max_in_flight.max(1)),
         });
         if !left.is_empty() {
             tracing::info!(
@@ -248,7 +275,7 @@ impl Teardown {
                     }
                 }
                 Err(error) => {
-                    let delay = backoff(attempts);
+                    let delay = jittered(backoff(attempts));
                     tracing::warn!(lane, %error, retry_in = ?delay, "teardown failed; will retry");
                     if let Some(q) = self.lanes().get_mut(&lane).and_then(|q| q.front_mut()) {
                         q.attempts += 1;
@@ -272,7 +299,13 @@ impl Teardown {
                 Step::Network(id) => (Kind::Networks, id),
                 Step::Pool(id) => (Kind::SubnetPools, id),
             };
-            match self.client.delete(kind, id).await {
+            // The permit is held for this one request only, never across a retry's
+            // sleep. The semaphore is never closed, so `acquire` cannot fail; if it
+            // ever did, deleting without a permit beats never deleting.
+            let permit = self.permits.acquire().await.ok();
+            let result = self.client.delete(kind, id).await;
+            drop(permit);
+            match result {
                 Err(e) if !e.is_transient() => {
                     tracing::warn!(?step, error = %e, "Neutron refuses the delete; kept");
                 }
@@ -291,6 +324,18 @@ impl Teardown {
 /// cheap request.
 fn backoff(attempts: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
+}
+
+/// A uniformly random delay in `[delay / 2, delay]` ("equal jitter"): retries of
+/// lanes that failed together spread out, and none waits less than half its
+/// backoff. The randomness is std's per-process hasher keys plus a counter, which
+/// is plenty for spreading timers and needs no extra dependency.
+fn jittered(delay: Duration) -> Duration {
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let draw = RandomState::new().hash_one(DRAWS.fetch_add(1, Ordering::Relaxed));
+    let half = delay / 2;
+    let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+    half + Duration::from_micros(draw % span.saturating_add(1))
 }
 
 #[cfg(test)]
@@ -425,6 +470,63 @@ mod tests {
         let t = Teardown::start(client(&fake).await, &path).unwrap();
         assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
         assert_eq!(deletes(&fake), ["v2.0/ports/p1"]);
+    }
+
+    /// Review O4 / B8.16: lanes journaled while Neutron fails all retry, but never
+    /// more than the cap of DELETEs reach Neutron at once, and all finish once it
+    /// recovers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_lanes_retry_with_at_most_the_cap_in_flight() {
+        const LANES: usize = 40;
+        const CAP: usize = 4;
+        let fake = Fake::start().await;
+        fake.state().delay = Some(Duration::from_millis(20));
+        for i in 0..LANES {
+            fake.state()
+                .scripts
+                .push(fail(&format!("networks/n{i}"), 503));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let t = Teardown::start_with(client(&fake).await, &path, CAP).unwrap();
+        for i in 0..LANES {
+            let id = format!("n{i}");
+            t.submit(Job::new(id.clone(), vec![Step::Network(id)]))
+                .await
+                .unwrap();
+        }
+        // Neutron fails every lane at least once...
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while t.backlog().errors.len() < LANES {
+            assert!(tokio::time::Instant::now() < deadline, "{:?}", t.backlog());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // ...then recovers, and every lane's retry goes through.
+        fake.state().scripts.clear();
+        assert_eq!(t.settle(Duration::from_secs(30)).await, Backlog::default());
+        let peak = fake.state().peak_in_flight;
+        assert!(
+            (2..=CAP).contains(&peak),
+            "{peak} DELETEs in flight at once (cap {CAP})"
+        );
+        let deletes = deletes(&fake);
+        for i in 0..LANES {
+            let path = format!("v2.0/networks/n{i}");
+            let tries = deletes.iter().filter(|p| **p == path).count();
+            assert!(tries >= 2, "{path} tried {tries} times");
+        }
+    }
+
+    #[test]
+    fn jitter_spreads_a_delay_over_its_upper_half() {
+        let delay = Duration::from_secs(8);
+        let draws: Vec<Duration> = (0..200).map(|_| jittered(delay)).collect();
+        assert!(draws.iter().all(|d| *d >= delay / 2 && *d <= delay));
+        let mut distinct = draws.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 150, "{} distinct of 200", distinct.len());
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

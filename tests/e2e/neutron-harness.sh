@@ -8,15 +8,18 @@
 # shellcheck disable=SC2034  # globals are read by the suite
 
 log() { echo "e2e: $*" >&2; }
-# Our plugin deletes from Neutron after it has answered dockerd
-# (src/neutron_driver/teardown.rs). After a docker command that may tear
-# something down, wait for those deletes, so the checks that follow see Neutron
-# as it is about to be. kuryr-libnetwork deletes before answering.
+# Our plugin deletes container-level objects (ReleaseAddress's ports) from
+# Neutron after it has answered dockerd (src/neutron_driver/teardown.rs). After
+# a docker command that may tear a container down, wait for those deletes, so
+# the checks that follow see Neutron as it is about to be. `docker network rm`
+# needs no such wait: DeleteNetwork answers once the network's ports, subnets,
+# network and released pools are gone (issue 8), and the checks after it prove
+# that. kuryr-libnetwork deletes before answering.
 d() {
   local rc=0
   timeout "${E2E_CMD_TIMEOUT:-120}" "$DOCKER" "$@" || rc=$?
   case "$1 ${2:-}" in
-    "rm "*|"run "*|"stop "*|"kill "*|"network rm"|"network disconnect") settle_ours ;;
+    "rm "*|"run "*|"stop "*|"kill "*|"network disconnect") settle_ours ;;
   esac
   return "$rc"
 }
