@@ -21,7 +21,7 @@ async fn kill_9_loses_no_acknowledged_allocation() {
     let pool = post_ok(
         &mut sender,
         "/IpamDriver.RequestPool",
-        &json!({"AddressSpace": "crash", "Pool": "10.60.0.0/20", "V6": false}),
+        &json!({"AddressSpace": "crash", "Pool": "10.60.0.0/20", "SubPool": "", "Options": {}, "V6": false}),
     )
     .await;
     let pool_id = pool["PoolID"].as_str().unwrap().to_owned();
