@@ -142,3 +142,61 @@ fn only_process_spawns_children() {
         );
     }
 }
+
+/// The model layer (ARCHITECTURE.md): backends get decoded model values, never wire
+/// types, Docker's protocol keys or the wire JSON.
+#[test]
+fn backends_see_only_the_model() {
+    for backend in ["embedded", "neutron_driver"] {
+        let mut files = Vec::new();
+        rust_files(&src().join(backend), &mut files);
+        assert!(!files.is_empty());
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Code only: comments may name the options users type.
+            let code: String = text
+                .lines()
+                .map(|line| line.split("//").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for word in ["crate::api", "com.docker.", "RequestAddressType"] {
+                assert!(!code.contains(word), "{} mentions {word}", path.display());
+            }
+            if backend == "embedded" {
+                assert!(
+                    !text.contains("serde_json"),
+                    "{} uses serde_json",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// `model` is pure vocabulary: no wire JSON, HTTP, I/O or async.
+#[test]
+fn model_is_pure() {
+    let mut files = Vec::new();
+    rust_files(&src().join("model"), &mut files);
+    assert!(!files.is_empty());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in [
+            "serde_json",
+            "crate::api",
+            "crate::server",
+            "tokio",
+            "std::fs",
+            "async fn",
+            "crate::store",
+            "crate::hostnet",
+            "crate::neutron",
+        ] {
+            let hit = text.lines().any(|line| {
+                let code = line.split("//").next().unwrap_or("");
+                code.contains(word)
+            });
+            assert!(!hit, "{} uses {word}", path.display());
+        }
+    }
+}

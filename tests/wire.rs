@@ -26,24 +26,44 @@ fn captured() -> Vec<(String, Value)> {
     calls
 }
 
+/// Decode `body` as `W` and check it into the model type `M`, as the server does.
+fn checked<W, M>(body: &[u8]) -> Result<(), kuryr::Error>
+where
+    W: serde::de::DeserializeOwned,
+    M: TryFrom<W, Error = kuryr::model::Invalid>,
+{
+    let wire: W = decode(body)?;
+    M::try_from(wire)?;
+    Ok(())
+}
+
 fn decode_as(path: &str, body: &[u8]) -> Result<(), String> {
+    use kuryr::model as m;
     let result = match path {
-        "/IpamDriver.RequestPool" => decode::<ipam::RequestPoolRequest>(body).map(drop),
-        "/IpamDriver.ReleasePool" => decode::<ipam::ReleasePoolRequest>(body).map(drop),
-        "/IpamDriver.RequestAddress" => decode::<ipam::RequestAddressRequest>(body).map(drop),
-        "/IpamDriver.ReleaseAddress" => decode::<ipam::ReleaseAddressRequest>(body).map(drop),
-        "/NetworkDriver.CreateNetwork" => decode::<network::CreateNetworkRequest>(body).map(drop),
-        "/NetworkDriver.DeleteNetwork" => decode::<network::NetworkRequest>(body).map(drop),
-        "/NetworkDriver.CreateEndpoint" => decode::<network::CreateEndpointRequest>(body).map(drop),
-        "/NetworkDriver.Join" => decode::<network::JoinRequest>(body).map(drop),
+        "/IpamDriver.RequestPool" => checked::<ipam::RequestPoolRequest, m::PoolRequest>(body),
+        "/IpamDriver.ReleasePool" => checked::<ipam::ReleasePoolRequest, m::PoolId>(body),
+        "/IpamDriver.RequestAddress" => {
+            checked::<ipam::RequestAddressRequest, m::AddressRequest>(body)
+        }
+        "/IpamDriver.ReleaseAddress" => {
+            checked::<ipam::ReleaseAddressRequest, m::AddressRelease>(body)
+        }
+        "/NetworkDriver.CreateNetwork" => {
+            checked::<network::CreateNetworkRequest, m::NetworkSpec>(body)
+        }
+        "/NetworkDriver.DeleteNetwork" => checked::<network::NetworkRequest, m::NetworkId>(body),
+        "/NetworkDriver.CreateEndpoint" => {
+            checked::<network::CreateEndpointRequest, m::EndpointSpec>(body)
+        }
+        "/NetworkDriver.Join" => checked::<network::JoinRequest, m::JoinSpec>(body),
         "/NetworkDriver.ProgramExternalConnectivity" => {
-            decode::<network::ProgramExternalConnectivityRequest>(body).map(drop)
+            checked::<network::ProgramExternalConnectivityRequest, m::Connectivity>(body)
         }
         "/NetworkDriver.EndpointOperInfo"
         | "/NetworkDriver.Leave"
         | "/NetworkDriver.DeleteEndpoint"
         | "/NetworkDriver.RevokeExternalConnectivity" => {
-            decode::<network::EndpointRequest>(body).map(drop)
+            checked::<network::EndpointRequest, m::EndpointRef>(body)
         }
         other => return Err(format!("no wire type for {other}")),
     };

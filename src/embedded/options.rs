@@ -3,12 +3,12 @@
 //! a message that names them, at the call where a refusal is still clean (spec §8.8).
 
 use crate::Error;
-use crate::model::DriverOptions;
+use crate::model::{DriverOptions, bridge_keys};
 
 /// `-o com.docker.network.driver.mtu=N` (Docker's bridge driver spelling) or `-o mtu=N`.
-const MTU_KEYS: [&str; 2] = ["com.docker.network.driver.mtu", "mtu"];
+const MTU_KEYS: [&str; 2] = [bridge_keys::MTU, "mtu"];
 /// `-o com.docker.network.bridge.name=NAME`: use this bridge name instead of the derived one.
-const BRIDGE_NAME_KEY: &str = "com.docker.network.bridge.name";
+const BRIDGE_NAME_KEY: &str = bridge_keys::NAME;
 
 /// Options kuryr-libnetwork understands, which only make sense with Neutron.
 const NEUTRON_PREFIX: &str = "neutron.";

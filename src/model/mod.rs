@@ -7,8 +7,9 @@
 //! Ids and names that reach interface names, nft scripts, Neutron URLs or child argv
 //! are charset-checked by their constructors, so no request string gets there raw.
 //!
-//! Never: serde_json, HTTP, I/O, or Docker's `com.docker.*` option keys (those are
-//! `api`'s, and decoded into typed fields here).
+//! Never: serde_json, HTTP or I/O. Docker's protocol option keys are `api`'s and
+//! arrive here as typed fields; only the bridge-driver option names users type with
+//! `-o` are named here (`options::bridge_keys`), for the backends to honour or refuse.
 
 mod endpoint;
 mod ids;
@@ -30,7 +31,7 @@ pub use ipam::{
 };
 pub use mac::{MacAddress, MacParseError};
 pub use network::{Discovery, GwAllocCheck, GwSkip, NetworkAllocation, NetworkSpec, Subnet};
-pub use options::DriverOptions;
+pub use options::{DriverOptions, bridge_keys};
 pub use ports::{ExposedPort, PortBinding, Protocol};
 
 /// `Scope` and `ConnectivityScope` of the network driver.

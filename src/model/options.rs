@@ -7,6 +7,16 @@ use super::Invalid;
 use super::ids::quote;
 use std::collections::BTreeMap;
 
+/// Option names of Docker's bridge driver that users pass with `-o` to other drivers
+/// too (and that dockerd's `default-network-opts` may add): driver options, not
+/// protocol fields, so they stay in the map and a backend acts on them or refuses them.
+pub mod bridge_keys {
+    pub const NAME: &str = "com.docker.network.bridge.name";
+    pub const MTU: &str = "com.docker.network.driver.mtu";
+    /// The namespace all of Docker's own option names live in.
+    pub const DOCKER_PREFIX: &str = "com.docker.";
+}
+
 /// Longest option key or value we accept; Docker puts no limit, but nothing sane is longer.
 const OPTION_MAX: usize = 4096;
 

@@ -69,7 +69,8 @@ const KNOWN: &[&str] = &[
 impl NeutronOptions {
     /// Parses the options; an unknown `neutron.*` key is refused by name, since a
     /// typo would otherwise silently create a new network instead of adopting one.
-    /// Other keys (Docker's own `com.docker.*`) are ignored.
+    /// Other keys are ignored, as kuryr-libnetwork ignores them (Docker's bridge options
+    /// and `default-network-opts` arrive here too).
     pub fn parse(options: &BTreeMap<String, String>) -> Result<NeutronOptions, Error> {
         if let Some(bad) = options
             .keys()
@@ -117,7 +118,7 @@ mod tests {
             ("neutron.net.uuid", "u"),
             ("neutron.subnet.v6.name", "s6"),
             ("neutron.net.shared", "True"),
-            ("com.docker.network.mtu", "1400"),
+            (crate::model::bridge_keys::MTU, "1400"),
         ]))
         .unwrap();
         assert_eq!(o.net, Some(Named::Id("u".into())));
