@@ -606,3 +606,17 @@ async fn endpoint_addresses_must_be_in_the_network_and_ids_must_be_whole() {
         "a prefix of a live id deleted its bridge"
     );
 }
+
+/// Writes the table above as JSON lines to `$KURYR_BAD_REQUESTS`, for
+/// `scripts/boundary-compare.py`, which sends it to a running plugin (ours or
+/// kuryr-libnetwork) and prints what each answers.
+#[test]
+#[ignore = "a dump for scripts/boundary-compare.py, not a check"]
+fn dump_bad_requests() {
+    let path = std::env::var("KURYR_BAD_REQUESTS").expect("KURYR_BAD_REQUESTS");
+    let lines: Vec<String> = bad_requests()
+        .into_iter()
+        .map(|(path, body, field)| json!({"path": path, "body": body, "field": field}).to_string())
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
