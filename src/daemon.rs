@@ -150,15 +150,7 @@ fn lock_host(path: &Path) -> Result<Flock<File>, DaemonError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(lock_error)?;
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(path)
-        .map_err(lock_error)?;
+    let file = crate::store::private_file(path).map_err(lock_error)?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => {
             // Who holds it, for the next one's message; the lock is what counts.

@@ -222,7 +222,7 @@ fn create_database(path: &Path) -> Result<redb::Database, StoreError> {
 
 /// Read-write, created 0600, refusing a symlink (`O_NOFOLLOW` fails with `ELOOP`); an
 /// existing file is made 0600 too.
-fn private_file(path: &Path) -> std::io::Result<File> {
+pub fn private_file(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let file = std::fs::OpenOptions::new()
         .read(true)
