@@ -49,6 +49,7 @@ fn bridge(name: &str, addrs: &[&str], mtu: Option<u32>) -> BridgeSpec {
         addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
         mtu,
         mac: BR_MAC,
+        foreign: false,
     }
 }
 
@@ -87,6 +88,59 @@ fn bridge_gets_addresses_mac_mtu_and_comes_up() {
 
         assert!(nl.link_exists("kbrtest").await.unwrap());
         assert!(!nl.link_exists("kbrnope").await.unwrap());
+    });
+}
+
+/// Review I2: a bridge someone else made (`-o com.docker.network.bridge.name=docker0`)
+/// gets only kuryr's gateway address, and loses only that address again.
+#[test]
+fn a_foreign_bridge_keeps_its_mac_mtu_and_addresses() {
+    in_fresh_ns(|nl, ns| async move {
+        ns.ip(&[
+            "link",
+            "add",
+            "fbrtest",
+            "address",
+            "02:aa:00:00:00:01",
+            "mtu",
+            "1300",
+            "type",
+            "bridge",
+        ]);
+        ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "fbrtest"]);
+        let mut spec = bridge("fbrtest", &["10.5.0.1/24"], Some(1400));
+        spec.foreign = true;
+        nl.ensure_bridge(&spec).await.unwrap();
+        let link = ns.link("fbrtest").expect("bridge exists");
+        assert_eq!(link["address"], "02:aa:00:00:00:01", "MAC untouched");
+        assert_eq!(link["mtu"], 1300, "MTU untouched");
+        assert!(!flags(&link).contains(&"UP"), "state untouched: {link}");
+        let addrs = ns.addrs("fbrtest");
+        assert!(Ns::addr(&addrs, "10.5.0.1").is_some(), "gateway added");
+
+        nl.remove_addresses("fbrtest", &spec.addresses)
+            .await
+            .unwrap();
+        nl.remove_addresses("fbrtest", &spec.addresses)
+            .await
+            .unwrap();
+        let addrs = ns.addrs("fbrtest");
+        assert!(Ns::addr(&addrs, "10.5.0.1").is_none(), "gateway removed");
+        assert!(
+            Ns::addr(&addrs, "192.0.2.1").is_some(),
+            "the owner's address stays"
+        );
+
+        let mut missing = bridge("fbrnope", &["10.5.0.1/24"], None);
+        missing.foreign = true;
+        assert!(
+            nl.ensure_bridge(&missing).await.is_err(),
+            "a foreign bridge is never made"
+        );
+        assert!(!nl.link_exists("fbrnope").await.unwrap());
+        nl.remove_addresses("fbrnope", &spec.addresses)
+            .await
+            .unwrap();
     });
 }
 

@@ -620,3 +620,53 @@ fn dump_bad_requests() {
         .collect();
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
+
+/// Review I2, embedded: a network on an existing bridge (`-o
+/// com.docker.network.bridge.name=docker0`) adds only its gateway there, and
+/// `network rm` takes only that address away and leaves the bridge.
+#[tokio::test]
+async fn a_network_on_someone_elses_bridge_gives_it_back_as_it_was() {
+    use kuryr::hostnet::Call;
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    host.add_bridge("docker0");
+    let router = backend(dir.path(), host.clone()).await;
+    support::ok(&router, "/NetworkDriver.CreateNetwork", json!({"NetworkID": NET,
+        "Options": {"com.docker.network.enable_ipv6": false,
+                    "com.docker.network.generic": {"com.docker.network.bridge.name": "docker0"}},
+        "IPv4Data": [{"AddressSpace": "no_address_space", "Pool": "10.96.0.0/24", "Gateway": "10.96.0.1/24"}],
+        "IPv6Data": []})).await;
+    let ensured: Vec<_> = host
+        .calls()
+        .into_iter()
+        .filter_map(|call| match call {
+            Call::EnsureBridge(spec) => Some(spec),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ensured.len(), 1);
+    assert!(
+        ensured[0].foreign,
+        "the bridge is treated as someone else's"
+    );
+    host.take_calls();
+    support::ok(
+        &router,
+        "/NetworkDriver.DeleteNetwork",
+        json!({"NetworkID": NET}),
+    )
+    .await;
+    let calls = host.calls();
+    assert!(
+        calls.contains(&Call::RemoveAddresses(
+            "docker0".into(),
+            vec!["10.96.0.1/24".parse().unwrap()]
+        )),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.contains(&Call::DeleteLink("docker0".into())),
+        "{calls:?}"
+    );
+    assert!(host.has_link("docker0"));
+}

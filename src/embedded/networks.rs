@@ -66,7 +66,7 @@ pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Res
         ..record
     };
     if let Err(error) = backend.host.ensure_bridge(&bridge_spec(&record)).await {
-        return Err(rollback_bridge(backend, &record.bridge, existed, error.into()).await);
+        return Err(rollback_bridge(backend, &bridge_spec(&record), error.into()).await);
     }
 
     let pending = {
@@ -78,7 +78,7 @@ pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Res
     };
     if let Err(error) = pending.wait().await {
         backend.lock().networks.remove(&record.network_id);
-        return Err(rollback_bridge(backend, &record.bridge, existed, error.into()).await);
+        return Err(rollback_bridge(backend, &bridge_spec(&record), error.into()).await);
     }
     // Isolation comes after the record is in memory, so a concurrent rebuild for
     // another network includes this one too.
@@ -97,7 +97,7 @@ pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Res
         if let Err(undo) = backend.sync_isolation().await {
             errors.push(undo);
         }
-        return Err(rollback_bridge(backend, &record.bridge, existed, Error::all(errors)).await);
+        return Err(rollback_bridge(backend, &bridge_spec(&record), Error::all(errors)).await);
     }
     Ok(())
 }
@@ -141,11 +141,23 @@ pub(super) async fn delete_network(backend: &Embedded, id: NetworkId) -> Result<
     }
     // Without a record, still remove the bridge the id would have had, so a lost
     // record cannot leave a bridge behind.
-    let bridge = match record {
-        Some(record) if record.owns_bridge => Some(record.bridge),
+    let bridge = match &record {
+        Some(record) if record.owns_bridge => Some(record.bridge.clone()),
         Some(_) => None,
         None => Some(names::bridge_name(&id)),
     };
+    // Someone else's bridge gets back exactly what it had: only the gateway addresses
+    // kuryr put there are taken away.
+    if let Some(record) = record.as_ref().filter(|record| !record.owns_bridge) {
+        let spec = bridge_spec(record);
+        if let Err(error) = backend
+            .host
+            .remove_addresses(&spec.name, &spec.addresses)
+            .await
+        {
+            errors.push(error.into());
+        }
+    }
     if let Some(bridge) = bridge {
         if let Err(error) = backend.host.delete_link(&bridge).await {
             errors.push(error.into());
@@ -173,14 +185,20 @@ pub(super) fn bridge_spec(record: &NetworkRecord) -> BridgeSpec {
             .collect(),
         mtu: record.mtu,
         mac: record.bridge_mac,
+        foreign: !record.owns_bridge,
     }
 }
 
-async fn rollback_bridge(backend: &Embedded, bridge: &str, existed: bool, cause: Error) -> Error {
-    if existed {
-        return cause;
-    }
-    match backend.host.delete_link(bridge).await {
+async fn rollback_bridge(backend: &Embedded, spec: &BridgeSpec, cause: Error) -> Error {
+    let undone = if spec.foreign {
+        backend
+            .host
+            .remove_addresses(&spec.name, &spec.addresses)
+            .await
+    } else {
+        backend.host.delete_link(&spec.name).await
+    };
+    match undone {
         Ok(()) => cause,
         Err(error) => Error::List(vec![cause, error.into()]),
     }

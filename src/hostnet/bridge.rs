@@ -23,10 +23,14 @@ pub(super) async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec) -> Result<(),
     validate_ifname(name)?;
     let link = match nl.find_link(name).await? {
         Some(link) => link,
+        None if spec.foreign => return Err(HostNetError::BridgeMissing(name.to_owned())),
         None => create(nl, spec).await?,
     };
     require_kind(&link, name, "bridge")?;
     let index = link.header.index;
+    if spec.foreign {
+        return add_missing_addresses(nl, index, spec).await;
+    }
 
     // MAC, MTU and up in one RTM_SETLINK, on every call, so a reused bridge
     // converges too.
@@ -132,6 +136,50 @@ async fn create(nl: &Netlink, spec: &BridgeSpec) -> Result<LinkMessage, HostNetE
     nl.find_link(name)
         .await?
         .ok_or_else(|| HostNetError::BridgeMissing(name.to_owned()))
+}
+
+/// Removes `addresses` (exact address and prefix length) from `name`; a missing link
+/// or address is success. Only the addresses kuryr added are named, so an address
+/// the bridge's owner put there stays.
+pub(super) async fn remove_addresses(
+    nl: &Netlink,
+    name: &str,
+    addresses: &[ipnet::IpNet],
+) -> Result<(), HostNetError> {
+    validate_ifname(name)?;
+    let Some(link) = nl.find_link(name).await? else {
+        return Ok(());
+    };
+    let mut dump = nl
+        .handle
+        .address()
+        .get()
+        .set_link_index_filter(link.header.index)
+        .execute();
+    let mut doomed = Vec::new();
+    while let Some(msg) = dump
+        .try_next()
+        .await
+        .map_err(nl_err("list addresses", name))?
+    {
+        let matches = msg.attributes.iter().any(|attr| match attr {
+            AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => addresses
+                .iter()
+                .any(|net| net.addr() == *ip && net.prefix_len() == msg.header.prefix_len),
+            _ => false,
+        });
+        if matches {
+            doomed.push(msg);
+        }
+    }
+    for msg in doomed {
+        match nl.handle.address().del(msg).execute().await {
+            Ok(()) => {}
+            Err(e) if is_errno(&e, Errno::EADDRNOTAVAIL) || is_errno(&e, Errno::ENODEV) => {}
+            Err(e) => return Err(nl_err("remove address", name)(e)),
+        }
+    }
+    Ok(())
 }
 
 async fn add_missing_addresses(

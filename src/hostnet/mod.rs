@@ -37,6 +37,10 @@ pub struct BridgeSpec {
     /// port MTU).
     pub mtu: Option<u32>,
     pub mac: [u8; 6],
+    /// The bridge is someone else's (`-o com.docker.network.bridge.name` naming an
+    /// existing one, such as `docker0`): it is never created, and only the addresses
+    /// are added; its MAC, MTU and state stay as its owner set them.
+    pub foreign: bool,
 }
 
 /// A veth pair for one endpoint, the host end enslaved to `bridge`.
@@ -127,7 +131,15 @@ pub trait HostNet: Send + Sync + 'static {
     /// bridge MAC to the lowest port MAC, which stalls traffic), MTU, add each
     /// address if missing (IPv6 addresses with IFA_F_NODAD so the gateway is
     /// usable at once), bring it up.
+    /// A `foreign` bridge only gets the missing addresses, and must exist.
     async fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<(), HostNetError>;
+    /// Remove these addresses from `name`; missing ones, and a missing link, are
+    /// success. How a foreign bridge is given back as it was.
+    async fn remove_addresses(
+        &self,
+        name: &str,
+        addresses: &[ipnet::IpNet],
+    ) -> Result<(), HostNetError>;
     /// Delete a link by name; a missing link is success. Deleting either veth
     /// end removes both; deleting a bridge releases (does not delete) its ports.
     async fn delete_link(&self, name: &str) -> Result<(), HostNetError>;

@@ -130,6 +130,14 @@ impl HostNet for Netlink {
         super::bridge::ensure_bridge(self, spec).await
     }
 
+    async fn remove_addresses(
+        &self,
+        name: &str,
+        addresses: &[ipnet::IpNet],
+    ) -> Result<(), HostNetError> {
+        super::bridge::remove_addresses(self, name, addresses).await
+    }
+
     async fn delete_link(&self, name: &str) -> Result<(), HostNetError> {
         validate_ifname(name)?;
         // Delete by name in one request (RTM_DELLINK accepts IFLA_IFNAME with

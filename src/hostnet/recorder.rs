@@ -23,6 +23,7 @@ pub enum Call {
     LinksWithPrefix(String),
     LinkExists(String),
     Isolate(Vec<String>),
+    RemoveAddresses(String, Vec<ipnet::IpNet>),
 }
 
 /// The method a [`Call`] is for, used to pick which call to fail.
@@ -34,6 +35,7 @@ pub enum CallKind {
     LinksWithPrefix,
     LinkExists,
     Isolate,
+    RemoveAddresses,
 }
 
 impl Call {
@@ -45,6 +47,7 @@ impl Call {
             Call::LinksWithPrefix(_) => CallKind::LinksWithPrefix,
             Call::LinkExists(_) => CallKind::LinkExists,
             Call::Isolate(_) => CallKind::Isolate,
+            Call::RemoveAddresses(..) => CallKind::RemoveAddresses,
         }
     }
 }
@@ -90,6 +93,11 @@ impl Recorder {
             recorder.add_link(name);
         }
         recorder
+    }
+
+    /// Makes a bridge exist that someone else made (such as `docker0`).
+    pub fn add_bridge(&self, name: impl Into<String>) {
+        self.lock().links.insert(name.into(), Link::Bridge);
     }
 
     /// Makes a link of no particular kind exist.
@@ -179,6 +187,7 @@ impl HostNet for Recorder {
         injected?;
         validate_ifname(&spec.name)?;
         match state.links.get(&spec.name) {
+            None if spec.foreign => Err(HostNetError::BridgeMissing(spec.name.clone())),
             None => {
                 state.links.insert(spec.name.clone(), Link::Bridge);
                 Ok(())
@@ -186,6 +195,20 @@ impl HostNet for Recorder {
             Some(Link::Bridge) => Ok(()),
             Some(other) => Err(wrong_kind(&spec.name, "bridge", other)),
         }
+    }
+
+    async fn remove_addresses(
+        &self,
+        name: &str,
+        addresses: &[ipnet::IpNet],
+    ) -> Result<(), HostNetError> {
+        let (_state, injected) = self.begin(
+            Call::RemoveAddresses(name.to_owned(), addresses.to_vec()),
+            "remove addresses",
+            name,
+        );
+        injected?;
+        validate_ifname(name)
     }
 
     async fn delete_link(&self, name: &str) -> Result<(), HostNetError> {
@@ -285,6 +308,7 @@ mod tests {
             addresses: vec!["10.1.0.1/24".parse().unwrap()],
             mtu: Some(1450),
             mac: [0x02, 0, 0, 0, 0, 1],
+            foreign: false,
         }
     }
 
