@@ -17,6 +17,11 @@
 #   neutron-up  wait for the Neutron started in the background after deps
 #   test    cargo test (all tests; some need root; tests/neutron_real.rs needs
 #           the Neutron, KURYR_SKIP_NEUTRON=1 skips it)
+#   fuzz    optional: cargo +nightly fuzz, 30 s of each target in fuzz/ (plugin_calls,
+#           decode) from the committed seeds; skipped with a banner when cargo-fuzz
+#           or the nightly toolchain is absent (install: cargo install cargo-fuzz
+#           --locked, about 90 s) or SKIP_FUZZ=1. The first build of the fuzz crate
+#           takes about 3 min on 2 cores; later runs only rebuild kuryr.
 #   build   cargo build --release
 #   e2e     tests/e2e/docker-embedded.sh (real dockerd + target/release/kuryr)
 #   neutron a real Neutron 29 on 127.0.0.1:9696 (scripts/neutron-up.sh; cold
@@ -124,6 +129,18 @@ neutron_stage() {
   RUNS=7 BENCH_ENFORCE=1 BENCH_MAX_CLEAN_RATIO=0.4 bash benches/neutron_lifecycle.sh
 }
 
+fuzz_available() {
+  cargo fuzz --version >/dev/null 2>&1 && cargo +nightly --version >/dev/null 2>&1
+}
+
+# Short smoke runs; any crash fails the stage and leaves its input in fuzz/artifacts/.
+fuzz_stage() {
+  local target
+  for target in plugin_calls decode; do
+    cargo +nightly fuzz run -O "$target" -- -max_total_time=30 -print_final_stats=1
+  done
+}
+
 main() {
   stage deps install_deps
   if [ "${SKIP_NEUTRON:-0}" = 1 ]; then
@@ -135,6 +152,13 @@ main() {
   stage clippy cargo clippy --all-targets -- -D warnings
   if [ "${SKIP_NEUTRON:-0}" != 1 ]; then stage neutron-up wait_neutron; fi
   stage test cargo test
+  if [ "${SKIP_FUZZ:-0}" = 1 ]; then
+    banner "stage fuzz skipped (SKIP_FUZZ=1)"
+  elif ! fuzz_available; then
+    banner "stage fuzz skipped (cargo-fuzz or the nightly toolchain is absent)"
+  else
+    stage fuzz fuzz_stage
+  fi
   stage build cargo build --release
   if [ "${SKIP_E2E:-0}" = 1 ]; then
     banner "stage e2e skipped (SKIP_E2E=1)"
