@@ -154,7 +154,9 @@ proptest! {
 fn names(call: &Call) -> Vec<&str> {
     match call {
         Call::EnsureBridge(spec) => vec![&spec.name],
-        Call::DeleteLink(name) | Call::LinkExists(name) => vec![name],
+        Call::DeleteLink(name) | Call::LinkExists(name) | Call::RemoveAddresses(name, _) => {
+            vec![name]
+        }
         Call::CreateVeth(spec) => vec![&spec.host, &spec.container, &spec.bridge],
         Call::LinksWithPrefix(_) => vec![],
         Call::Isolate(bridges) => bridges.iter().map(String::as_str).collect(),
