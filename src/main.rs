@@ -89,7 +89,17 @@ fn serve(config_file: Option<PathBuf>, log_level: Option<String>, format: LogFor
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(kuryr::daemon::run(loaded.config, shutdown_signal())) {
+    let shutdown = {
+        let _context = runtime.enter();
+        match shutdown_signal() {
+            Ok(shutdown) => shutdown,
+            Err(error) => {
+                tracing::error!(%error, "cannot watch SIGTERM/SIGINT");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    match runtime.block_on(kuryr::daemon::run(loaded.config, shutdown)) {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -172,22 +182,19 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
+/// Watch SIGTERM and SIGINT from now on. The handlers are installed before the
+/// listener exists: a future that registers them on first poll leaves a window in
+/// which a client already served can SIGTERM the plugin to death (default action),
+/// skipping the spec-file removal and the settle.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot watch SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

@@ -372,3 +372,48 @@ fn a_remote_tcp_listener_is_a_config_error() {
         .unwrap();
     assert!(!check.status.success());
 }
+
+/// dockerd (or systemd) may stop the plugin the moment its socket appears, before the
+/// first call. The handlers are installed before the socket exists, so that SIGTERM
+/// is a clean stop (exit 0, socket removed), never the default action's death.
+#[test]
+fn a_sigterm_as_soon_as_the_socket_exists_is_a_clean_stop() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("kuryr.sock");
+        let config = dir.path().join("kuryr.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
+                dir.path().join("state").display(),
+                socket.display(),
+                dir.path().join("kuryr.lock").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config-file"])
+            .arg(&config)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = false;
+        for _ in 0..20_000 {
+            if socket.exists() {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = child.wait().unwrap();
+        assert!(seen, "round {round}: the socket never appeared");
+        assert!(status.success(), "round {round}: {status}");
+        assert!(!socket.exists(), "round {round}: the socket is removed");
+    }
+}
