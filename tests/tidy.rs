@@ -200,3 +200,49 @@ fn model_is_pure() {
         }
     }
 }
+
+/// Every network, subnet, subnet pool and port the Neutron backend creates carries a
+/// creation marker (`neutron_driver/undo.rs`), so a create whose answer is lost can
+/// be found and undone: each create body in `neutron_driver` sets `description`
+/// from a `Marker` (or is completed by `create_port`, which does).
+#[test]
+fn every_neutron_create_carries_a_marker() {
+    let mut files = Vec::new();
+    rust_files(&src().join("neutron_driver"), &mut files);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for body in [
+            "NetworkCreate {",
+            "SubnetCreate {",
+            "SubnetPoolCreate {",
+            "PortCreate {",
+        ] {
+            for (at, _) in text.match_indices(body) {
+                // The literal up to its closing `}` at the same depth.
+                let rest = &text[at + body.len()..];
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '{' => 1,
+                            '}' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let literal = &rest[..end];
+                let completed = text.contains("fn create_port")
+                    && text.contains("description: marker.description()");
+                assert!(
+                    literal.contains("description: marker.description()")
+                        || literal.trim().is_empty()
+                        || completed,
+                    "{} builds a {body}..}} without a creation marker",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -102,6 +102,24 @@ impl NeutronError {
     }
 }
 
+impl NeutronError {
+    /// Whether a request that changes something may have taken effect although it
+    /// failed: Neutron may have done the work before the answer was lost (a 5xx from
+    /// a proxy or a dying API worker, a timeout, a reset connection, an answer we
+    /// could not read). A refusal (4xx), a redirect, a request that never left (no
+    /// connection, no token) did nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            NeutronError::Api { status, .. } => *status >= 500,
+            NeutronError::Transport { source, .. } => !source.is_connect(),
+            NeutronError::Decode { .. } | NeutronError::Limit { .. } => true,
+            NeutronError::Redirect { .. } | NeutronError::Auth(_) | NeutronError::Config(_) => {
+                false
+            }
+        }
+    }
+}
+
 /// Extracts the message from a Neutron error body. Neutron answers
 /// `{"NeutronError": {"message": ..., "type": ...}}`; Keystone and proxies answer
 /// `{"error": {"message": ...}}` or plain text, which is kept (shortened) as is.

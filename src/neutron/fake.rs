@@ -57,6 +57,9 @@ pub struct State {
     /// Requests being handled now, and the most there ever were at once.
     pub in_flight: usize,
     pub peak_in_flight: usize,
+    /// `(method, path from v2.0/ without query)`: done, then answered 502 as if a
+    /// proxy lost Neutron's answer. Each entry is used once.
+    pub lose_answer: Vec<(&'static str, String)>,
 }
 
 /// See [`State::list_hook`].
@@ -156,6 +159,26 @@ async fn counted(
 }
 
 async fn handle(
+    addr: SocketAddr,
+    state: &Mutex<State>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().to_string();
+    let rel = req.uri().path().trim_start_matches('/').to_string();
+    let answer = serve(addr, state, req).await;
+    let mut st = state.lock().unwrap();
+    if let Some(at) = st
+        .lose_answer
+        .iter()
+        .position(|(m, p)| *m == method && *p == rel)
+    {
+        st.lose_answer.remove(at);
+        return reply(502, &json!({"message": "answer lost"}), &[]);
+    }
+    answer
+}
+
+async fn serve(
     addr: SocketAddr,
     state: &Mutex<State>,
     req: Request<Incoming>,
@@ -265,15 +288,23 @@ async fn handle(
             let Some((key, item)) = body.as_object().and_then(|o| o.iter().next()) else {
                 return reply(400, &json!({}), &[]);
             };
-            let mut item = item.clone();
             let table = st.items.entry(coll.clone()).or_default();
-            let id = format!("{}-{}", key, table.len() + 1);
-            item["id"] = json!(id);
-            table.insert(id, item.clone());
-            reply(201, &json!({ key.as_str(): item }), &[])
+            let mut add = |mut item: Value| {
+                let id = format!("{}-{}", singular(coll), table.len() + 1);
+                item["id"] = json!(id);
+                table.insert(id, item.clone());
+                item
+            };
+            // The bulk form: `{"<plural>": [...]}`.
+            let made = match item {
+                Value::Array(items) => Value::Array(items.iter().cloned().map(&mut add).collect()),
+                item => add(item.clone()),
+            };
+            reply(201, &json!({ key.as_str(): made }), &[])
         }
         (m, [coll, id]) => {
             let key = singular(coll);
+            let in_use = coll == "networks" && network_in_use(&st, id);
             let Some(table) = st.items.get_mut(coll) else {
                 return not_found();
             };
@@ -281,6 +312,11 @@ async fn handle(
                 "GET" => table
                     .get(id)
                     .map_or_else(not_found, |i| reply(200, &json!({ key: i }), &[])),
+                "DELETE" if in_use => reply(
+                    409,
+                    &json!({"NeutronError": {"type": "NetworkInUse", "message": format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network.")}}),
+                    &[],
+                ),
                 "DELETE" => table
                     .remove(id)
                     .map_or_else(not_found, |_| reply(204, &Value::Null, &[])),
@@ -322,6 +358,15 @@ async fn handle(
         }
         _ => not_found(),
     }
+}
+
+/// Neutron refuses to delete a network with ports other than its DHCP ports on it.
+fn network_in_use(st: &State, id: &str) -> bool {
+    st.items.get("ports").is_some_and(|ports| {
+        ports
+            .values()
+            .any(|p| p["network_id"] == json!(id) && p["device_owner"] != json!("network:dhcp"))
+    })
 }
 
 fn singular(coll: &str) -> &'static str {
@@ -366,7 +411,22 @@ fn list(
         .filter(|v| matches(v))
         .collect();
     let page_size = st.page_size.unwrap_or(usize::MAX);
-    let page: Vec<&Value> = all.iter().take(page_size).copied().collect();
+    // `fields=a&fields=b` answers only those keys, as Neutron does.
+    let fields: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "fields")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let project = |v: &Value| -> Value {
+        if fields.is_empty() {
+            return v.clone();
+        }
+        let kept = fields
+            .iter()
+            .filter_map(|f| v.get(*f).map(|x| ((*f).to_string(), x.clone())));
+        Value::Object(kept.collect())
+    };
+    let page: Vec<Value> = all.iter().take(page_size).map(|v| project(v)).collect();
     let mut answer = json!({ key.as_str(): page });
     if all.len() > page.len() {
         let last = page

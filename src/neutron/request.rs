@@ -1,8 +1,9 @@
 //! Sans-IO request building: resource kinds, paths relative to the network endpoint,
 //! and neutronclient-compatible query strings. Sending them is `mod.rs`'s job.
 
-/// A Neutron collection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A Neutron collection. Serialized by its URL segment's name in journals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     Networks,
     Subnets,

@@ -21,6 +21,8 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
 pub struct Network {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
+    pub description: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub shared: bool,
@@ -44,6 +46,8 @@ pub struct HostRoute {
 pub struct Subnet {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
+    pub description: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub network_id: String,
@@ -66,6 +70,8 @@ pub struct Subnet {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct SubnetPool {
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
@@ -112,6 +118,8 @@ pub struct AddressPair {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Port {
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
@@ -204,6 +212,23 @@ impl Resource for SecurityGroupRule {
     const KIND: Kind = Kind::SecurityGroupRules;
 }
 
+/// A resource with Neutron's standard `description` attribute, which kuryr uses to
+/// find what a create made when its answer was lost.
+pub trait Described: Resource {
+    fn id(&self) -> &str;
+    fn description(&self) -> &str;
+}
+
+macro_rules! described {
+    ($($t:ty),*) => {$(
+        impl Described for $t {
+            fn id(&self) -> &str { &self.id }
+            fn description(&self) -> &str { &self.description }
+        }
+    )*};
+}
+described!(Network, Subnet, SubnetPool, Port);
+
 /// `{"port": {...}}`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct PortEnvelope {
@@ -233,6 +258,7 @@ macro_rules! body {
 }
 
 body!(NetworkCreate, Kind::Networks, {
+    #[serde(skip_serializing_if = "Option::is_none")] pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub admin_state_up: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")] pub shared: Option<bool>,
@@ -241,6 +267,7 @@ body!(NetworkUpdate, Kind::Networks, {
     #[serde(skip_serializing_if = "Option::is_none")] pub name: Option<String>,
 });
 body!(SubnetCreate, Kind::Subnets, {
+    #[serde(skip_serializing_if = "Option::is_none")] pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub name: Option<String>,
     pub network_id: String,
     pub ip_version: u8,
@@ -250,6 +277,7 @@ body!(SubnetCreate, Kind::Subnets, {
     #[serde(skip_serializing_if = "Option::is_none")] pub gateway_ip: Option<String>,
 });
 body!(SubnetPoolCreate, Kind::SubnetPools, {
+    #[serde(skip_serializing_if = "Option::is_none")] pub description: Option<String>,
     pub name: String,
     pub prefixes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub default_prefixlen: Option<u8>,
@@ -262,6 +290,7 @@ body!(AddressScopeCreate, Kind::AddressScopes, {
     #[serde(skip_serializing_if = "Option::is_none")] pub shared: Option<bool>,
 });
 body!(PortCreate, Kind::Ports, {
+    #[serde(skip_serializing_if = "Option::is_none")] pub description: Option<String>,
     pub network_id: String,
     #[serde(skip_serializing_if = "Option::is_none")] pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub admin_state_up: Option<bool>,

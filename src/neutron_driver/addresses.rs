@@ -20,6 +20,7 @@ use super::NeutronDriver;
 use super::names;
 use super::state::{AddressInfo, PoolInfo, SubnetInfo};
 use super::teardown::{COLLISION_WAIT, Job, Step};
+use super::undo::Marker;
 
 pub async fn request(d: &NeutronDriver, req: AddressRequest) -> Result<IpNet, Error> {
     let pool = d.pool(&req.pool_id).await?.ok_or_else(|| {
@@ -184,8 +185,14 @@ async fn port_for(
 /// POST the port. A conflict while a port of this network is still being deleted
 /// (a restarted container asking for its static address again) waits for that delete
 /// and tries once more.
+/// The port carries a fresh marker, so a lost answer is undone (`undo.rs`).
 async fn create_port(d: &NeutronDriver, body: &PortCreate) -> Result<Port, NeutronError> {
-    match d.client.create::<Port, _>(body).await {
+    let marker = Marker::new();
+    let body = &PortCreate {
+        description: marker.description(),
+        ..body.clone()
+    };
+    let result = match d.client.create::<Port, _>(body).await {
         Err(e) if e.is_conflict() && d.teardown.is_pending(&body.network_id) => {
             if d.teardown
                 .wait_gone(&body.network_id, COLLISION_WAIT)
@@ -197,7 +204,12 @@ async fn create_port(d: &NeutronDriver, body: &PortCreate) -> Result<Port, Neutr
             d.client.create(body).await
         }
         other => other,
+    };
+    if let Err(e) = &result {
+        d.undo_marked(Kind::Ports, &body.network_id, &marker, e)
+            .await;
     }
+    result
 }
 
 /// Adds an address from subnet `s` to `port` (one PUT).

@@ -18,6 +18,8 @@ use super::activation::{self, ACTIVE};
 use super::lookup::holds;
 use super::names;
 use super::state::{EndpointInfo, NetInfo, SubnetInfo};
+use super::teardown::Step;
+use super::undo::Marker;
 
 /// How long a port status that is not ACTIVE is served from the cache.
 const STATUS_TTL: Duration = Duration::from_secs(1);
@@ -250,9 +252,11 @@ async fn make_port(
 ) -> Result<Port, Error> {
     let mut tags = names::id_tags(eid);
     tags.push(names::PORT_OWNED.to_string());
-    let port: Port = d
+    let marker = Marker::new();
+    let made = d
         .client
-        .create(&PortCreate {
+        .create::<Port, _>(&PortCreate {
+            description: marker.description(),
             network_id: net.neutron_id.clone(),
             name: Some(names::endpoint_port_name(eid)),
             admin_state_up: Some(true),
@@ -263,9 +267,17 @@ async fn make_port(
             binding_host_id: Some(d.settings.host.clone()),
             ..PortCreate::default()
         })
-        .await?;
+        .await;
+    let port = match made {
+        Ok(port) => port,
+        Err(e) => {
+            d.undo_marked(Kind::Ports, &net.neutron_id, &marker, &e)
+                .await;
+            return Err(e.into());
+        }
+    };
     if let Err(e) = d.tag_new(Kind::Ports, &port.id, &tags).await {
-        let _ = d.client.delete(Kind::Ports, &port.id).await;
+        d.undo(&net.neutron_id, Step::Port(port.id.clone())).await;
         return Err(e);
     }
     Ok(Port { tags, ..port })

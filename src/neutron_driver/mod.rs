@@ -25,6 +25,7 @@ mod pools;
 mod settings;
 mod state;
 mod teardown;
+mod undo;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl NeutronDriver {
         binder: Arc<dyn Binder>,
     ) -> Result<NeutronDriver, StoreError> {
         let journal = settings.state_dir.join(teardown::JOURNAL_FILE);
-        let teardown = Teardown::start(client.clone(), &journal)?;
+        let teardown = Teardown::start(client.clone(), &journal, &settings.host)?;
         Ok(NeutronDriver {
             client,
             settings,

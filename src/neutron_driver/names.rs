@@ -83,6 +83,19 @@ pub fn is_attached(device_id: &str, tags: &[String]) -> bool {
     !device_id.is_empty() || tags.iter().any(|t| t.starts_with(LH))
 }
 
+/// Whether a port on a network being deleted is kuryr's own leftover on `host`: made
+/// by kuryr (`is_kuryr_port`) and bound to this host or to none. Another host's
+/// kuryr port is a live container there, and is never one.
+pub fn is_leftover_port(port: &crate::neutron::Port, host: &str) -> bool {
+    is_kuryr_port(&port.name, &port.device_id, &port.tags)
+        && (port.binding_host_id.is_empty() || port.binding_host_id == host)
+}
+
+/// Whether Neutron owns the port and removes it with its network (DHCP).
+pub fn is_network_owned(device_owner: &str) -> bool {
+    device_owner == "network:dhcp"
+}
+
 fn split(s: &str, at: usize) -> (&str, &str) {
     match s.char_indices().nth(at) {
         Some((i, _)) => s.split_at(i),

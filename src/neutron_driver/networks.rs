@@ -23,6 +23,7 @@ use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::{NetInfo, SubnetInfo};
 use super::teardown::{Job, Step};
+use super::undo::Marker;
 
 /// How long DeleteNetwork waits for its network's deletes (its ports, the network
 /// with its subnets, the pools Docker released) before answering anyway. A healthy
@@ -82,15 +83,24 @@ pub async fn create(d: &NeutronDriver, req: NetworkSpec) -> Result<(), Error> {
             (net, Some(original), subnets)
         }
         None => {
-            let net: Network = d
+            let marker = Marker::new();
+            let made = d
                 .client
-                .create(&NetworkCreate {
+                .create::<Network, _>(&NetworkCreate {
+                    description: marker.description(),
                     name: Some(names::network_name(&nid)),
                     admin_state_up: Some(true),
                     shared: Some(options.shared),
                 })
-                .await?;
-            (net, None, Vec::new())
+                .await;
+            match made {
+                Ok(net) => (net, None, Vec::new()),
+                Err(e) => {
+                    d.undo_marked(Kind::Networks, marker.as_str(), &marker, &e)
+                        .await;
+                    return Err(e.into());
+                }
+            }
         }
     };
 
@@ -103,7 +113,13 @@ pub async fn create(d: &NeutronDriver, req: NetworkSpec) -> Result<(), Error> {
     };
     let (tagged, made) = tokio::join!(
         tag_new_network,
-        subnets(d, &net, &families, &existing_subnets)
+        subnets(
+            d,
+            &net,
+            original_tags.is_some(),
+            &families,
+            &existing_subnets
+        )
     );
     let made = match (tagged, made) {
         (Ok(()), made) => made,
@@ -246,14 +262,18 @@ async fn user_network(d: &NeutronDriver, named: &Named) -> Result<Network, Error
 
 /// Adopts the network's subnets that have a family's CIDR (tagging them with the
 /// PoolID, the link RequestAddress follows) and creates the others in one request.
+/// `users`: the network is a user's, so a rollback deletes the subnets made here
+/// (on kuryr's own network they go with it).
 async fn subnets(
     d: &NeutronDriver,
     net: &Network,
+    users: bool,
     families: &[Family],
     existing: &[SubnetInfo],
 ) -> Result<Vec<SubnetInfo>, Error> {
     let mut adopted = Vec::new();
     let mut bodies = Vec::new();
+    let marker = Marker::new();
     for f in families {
         let link: Vec<String> = (!f.pool_id.contains('/'))
             .then(|| f.pool_id.clone())
@@ -272,6 +292,7 @@ async fn subnets(
         bodies.push((
             link,
             SubnetCreate {
+                description: marker.description(),
                 name: Some(names::subnet_name(&f.cidr.to_string())),
                 network_id: net.id.clone(),
                 ip_version: if f.v6 { 6 } else { 4 },
@@ -289,6 +310,11 @@ async fn subnets(
     let made: Vec<Subnet> = match d.client.create_many(&sent).await {
         Ok(made) => made,
         Err(e) => {
+            // On kuryr's own network the subnets go with it (`undo_network`); on a
+            // user's, they must be found and deleted one by one.
+            if users {
+                d.undo_marked(Kind::Subnets, &net.id, &marker, &e).await;
+            }
             untag(d, &adopted, families).await;
             return Err(e.into());
         }
@@ -297,6 +323,11 @@ async fn subnets(
     for (subnet, (link, _)) in made.iter().zip(&bodies) {
         if let Err(e) = d.tag_new(Kind::Subnets, &subnet.id, link).await {
             untag(d, &out, families).await;
+            if users {
+                for s in &made {
+                    d.undo(&net.id, Step::Subnet(s.id.clone())).await;
+                }
+            }
             return Err(e);
         }
         out.extend(SubnetInfo::from_neutron(subnet));
@@ -316,15 +347,16 @@ async fn untag(d: &NeutronDriver, adopted: &[SubnetInfo], families: &[Family]) {
     }
 }
 
-/// Rollback: deletes a network this call created (its subnets go with it), or puts a
-/// user's network's tags back.
+/// Rollback: deletes a network this call created (its subnets go with it; journaled
+/// and retried if Neutron fails now), or puts a user's network's tags back.
 async fn undo_network(d: &NeutronDriver, id: &str, original_tags: Option<&[String]>) {
-    let result = match original_tags {
-        None => d.client.delete(Kind::Networks, id).await,
-        Some(tags) => d.client.set_tags(Kind::Networks, id, tags).await,
-    };
-    if let Err(error) = result {
-        tracing::warn!(network = id, %error, "rollback of CreateNetwork failed");
+    match original_tags {
+        None => d.undo(id, Step::Network(id.to_string())).await,
+        Some(tags) => {
+            if let Err(error) = d.client.set_tags(Kind::Networks, id, tags).await {
+                tracing::warn!(network = id, %error, "rollback of CreateNetwork's tags failed");
+            }
+        }
     }
 }
 

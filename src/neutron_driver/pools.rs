@@ -21,6 +21,7 @@ use super::names;
 use super::options::{Named, NeutronOptions};
 use super::state::PoolInfo;
 use super::teardown::{COLLISION_WAIT, Job, Step};
+use super::undo::Marker;
 
 pub async fn request(d: &NeutronDriver, req: PoolRequest) -> Result<PoolGrant, Error> {
     let options = NeutronOptions::parse(req.options.as_map())?;
@@ -204,17 +205,31 @@ async fn kuryr_pool(
         Some(sp) => sp,
         None => {
             let tags: Vec<String> = subnet_id.into_iter().collect();
-            let made: SubnetPool = d
+            let marker = Marker::new();
+            let made = d
                 .client
-                .create(&SubnetPoolCreate {
+                .create::<SubnetPool, _>(&SubnetPoolCreate {
+                    description: marker.description(),
                     name: name.clone(),
                     prefixes: vec![cidr.to_string()],
                     default_prefixlen: Some(cidr.prefix_len()),
                     shared: Some(shared),
                     address_scope_id: scope,
                 })
-                .await?;
-            d.tag_new(Kind::SubnetPools, &made.id, &tags).await?;
+                .await;
+            let made = match made {
+                Ok(made) => made,
+                Err(e) => {
+                    d.undo_marked(Kind::SubnetPools, marker.as_str(), &marker, &e)
+                        .await;
+                    return Err(e.into());
+                }
+            };
+            // Untagged, it would pass for the plain pool of this CIDR: undo it.
+            if let Err(e) = d.tag_new(Kind::SubnetPools, &made.id, &tags).await {
+                d.undo(made.id.as_str(), Step::Pool(made.id.clone())).await;
+                return Err(e);
+            }
             made
         }
     };

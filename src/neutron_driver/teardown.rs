@@ -28,7 +28,9 @@
 //! sleeps a jittered, growing delay: after an outage, or on replay at start, a
 //! thousand journaled lanes trickle back instead of hitting Neutron at once.
 //!
-//! Never: decides what to delete (the callers do), or speaks to Docker.
+//! Never: decides what to delete (the callers do; the one judgement made here is
+//! which ports on a refused network are kuryr's own leftovers, by `names.rs`), or
+//! speaks to Docker.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -42,7 +44,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::Error;
-use crate::neutron::{Client, Kind, NeutronError};
+use crate::neutron::{
+    Client, Described, Kind, Network, NeutronError, Port, Query, Subnet, SubnetPool,
+};
+
+use super::names;
 use crate::store::{Journal, StoreError};
 
 /// The journal's file name inside `state_dir`.
@@ -63,14 +69,23 @@ pub const MAX_IN_FLIGHT: usize = 8;
 pub enum Step {
     Port(String),
     Subnet(String),
+    /// The network; if Neutron refuses because ports are on it, kuryr's own leftover
+    /// ports on this host (`names::is_leftover_port`) go first and it is tried again.
     Network(String),
     Pool(String),
+    /// Every object of `kind` whose description is `marker` (`markers.rs`).
+    Marked {
+        kind: Kind,
+        marker: String,
+    },
 }
 
 impl Step {
-    fn id(&self) -> &str {
+    /// The object (or marker) the step is about, which `wait_gone` waits for.
+    pub fn id(&self) -> &str {
         match self {
             Step::Port(id) | Step::Subnet(id) | Step::Network(id) | Step::Pool(id) => id,
+            Step::Marked { marker, .. } => marker,
         }
     }
 }
@@ -112,6 +127,8 @@ struct Queued {
 
 pub struct Teardown {
     client: Client,
+    /// This host's `binding:host_id`: only its leftover ports are ever cleared.
+    host: String,
     journal: Journal<Job>,
     /// A lane is in the map exactly while its runner task lives.
     lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
@@ -122,19 +139,21 @@ pub struct Teardown {
 
 impl Teardown {
     /// Opens the journal at `path` and resumes what it holds. Needs a tokio runtime.
-    pub fn start(client: Client, path: &Path) -> Result<Arc<Teardown>, StoreError> {
-        Teardown::start_with(client, path, MAX_IN_FLIGHT)
+    pub fn start(client: Client, path: &Path, host: &str) -> Result<Arc<Teardown>, StoreError> {
+        Teardown::start_with(client, path, host, MAX_IN_FLIGHT)
     }
 
     /// `start` with another cap on DELETEs in flight (at least one).
     fn start_with(
         client: Client,
         path: &Path,
+        host: &str,
         max_in_flight: usize,
     ) -> Result<Arc<Teardown>, StoreError> {
         let (journal, left) = Journal::open(path)?;
         let teardown = Arc::new(Teardown {
             client,
+            host: host.to_string(),
             journal,
             lanes: Mutex::new(HashMap::new()),
             changed: Notify::new(),
@@ -293,18 +312,13 @@ impl Teardown {
     /// idempotent: already gone is success).
     async fn run(&self, job: &Job) -> Result<(), NeutronError> {
         for step in &job.steps {
-            let (kind, id) = match step {
-                Step::Port(id) => (Kind::Ports, id),
-                Step::Subnet(id) => (Kind::Subnets, id),
-                Step::Network(id) => (Kind::Networks, id),
-                Step::Pool(id) => (Kind::SubnetPools, id),
+            let result = match step {
+                Step::Port(id) => self.delete(Kind::Ports, id).await,
+                Step::Subnet(id) => self.delete(Kind::Subnets, id).await,
+                Step::Network(id) => self.delete_network(id).await,
+                Step::Pool(id) => self.delete(Kind::SubnetPools, id).await,
+                Step::Marked { kind, marker } => self.delete_marked(*kind, marker).await,
             };
-            // The permit is held for this one request only, never across a retry's
-            // sleep. The semaphore is never closed, so `acquire` cannot fail; if it
-            // ever did, deleting without a permit beats never deleting.
-            let permit = self.permits.acquire().await.ok();
-            let result = self.client.delete(kind, id).await;
-            drop(permit);
             match result {
                 Err(e) if !e.is_transient() => {
                     tracing::warn!(?step, error = %e, "Neutron refuses the delete; kept");
@@ -313,6 +327,75 @@ impl Teardown {
             }
         }
         Ok(())
+    }
+
+    /// One DELETE; already gone is success.
+    async fn delete(&self, kind: Kind, id: &str) -> Result<(), NeutronError> {
+        // The permit is held for this one request only, never across a retry's
+        // sleep. The semaphore is never closed, so `acquire` cannot fail; if it
+        // ever did, deleting without a permit beats never deleting.
+        let permit = self.permits.acquire().await.ok();
+        let result = self.client.delete(kind, id).await;
+        drop(permit);
+        result
+    }
+
+    /// A network Neutron refuses to delete because ports are on it (409) is tried
+    /// again once kuryr's own leftovers on this host are gone (a port whose create
+    /// answer was lost before a crash, a port kuryr-libnetwork failed to delete), but
+    /// only if nothing else is on it: another host's container or a VM keeps it.
+    async fn delete_network(&self, id: &str) -> Result<(), NeutronError> {
+        match self.delete(Kind::Networks, id).await {
+            Err(refused) if refused.is_conflict() => {
+                let ports: Vec<Port> = self.client.list(&Query::new().eq("network_id", id)).await?;
+                let (leftovers, others): (Vec<Port>, Vec<Port>) = ports
+                    .into_iter()
+                    .filter(|p| !names::is_network_owned(&p.device_owner))
+                    .partition(|p| names::is_leftover_port(p, &self.host));
+                for port in &leftovers {
+                    tracing::info!(network = id, port = %port.id, "deleting kuryr's leftover port");
+                    self.delete(Kind::Ports, &port.id).await?;
+                }
+                if leftovers.is_empty() || !others.is_empty() {
+                    return Err(refused);
+                }
+                self.delete(Kind::Networks, id).await
+            }
+            result => result,
+        }
+    }
+
+    /// Deletes every object of `kind` that carries `marker` in its description. The
+    /// description is checked here too: a Neutron that ignored the filter must not
+    /// get everything deleted.
+    async fn delete_marked(&self, kind: Kind, marker: &str) -> Result<(), NeutronError> {
+        let ids = match kind {
+            Kind::Networks => self.marked::<Network>(marker).await?,
+            Kind::Subnets => self.marked::<Subnet>(marker).await?,
+            Kind::SubnetPools => self.marked::<SubnetPool>(marker).await?,
+            Kind::Ports => self.marked::<Port>(marker).await?,
+            other => {
+                tracing::warn!(?other, "kuryr marks no such objects; nothing to undo");
+                Vec::new()
+            }
+        };
+        for id in ids {
+            tracing::info!(?kind, %id, marker, "deleting what a lost create made");
+            self.delete(kind, &id).await?;
+        }
+        Ok(())
+    }
+
+    async fn marked<T: Described>(&self, marker: &str) -> Result<Vec<String>, NeutronError> {
+        let query = Query::new()
+            .eq("description", marker)
+            .fields(&["id", "description"]);
+        let found: Vec<T> = self.client.list(&query).await?;
+        Ok(found
+            .iter()
+            .filter(|x| x.description() == marker)
+            .map(|x| x.id().to_string())
+            .collect())
     }
 
     fn lanes(&self) -> MutexGuard<'_, HashMap<String, VecDeque<Queued>>> {
@@ -370,7 +453,7 @@ mod tests {
     }
 
     async fn start(fake: &Fake, dir: &tempfile::TempDir) -> Arc<Teardown> {
-        Teardown::start(client(fake).await, &dir.path().join(JOURNAL_FILE)).unwrap()
+        Teardown::start(client(fake).await, &dir.path().join(JOURNAL_FILE), "host-a").unwrap()
     }
 
     fn fail(path: &str, status: u16) -> Script {
@@ -380,6 +463,77 @@ mod tests {
             status,
             body: json!({"NeutronError": {"type": "Failed", "message": "refused"}}),
             request_id: None,
+        }
+    }
+
+    fn port(fake: &Fake, id: &str, name: &str, host: &str) {
+        fake.state()
+            .items
+            .entry("ports".into())
+            .or_default()
+            .insert(
+                id.into(),
+                json!({"id": id, "name": name, "network_id": "n1", "device_owner": "compute:kuryr",
+                   "binding:host_id": host}),
+            );
+    }
+
+    fn exists(fake: &Fake, coll: &str, id: &str) -> bool {
+        fake.state()
+            .items
+            .get(coll)
+            .is_some_and(|t| t.contains_key(id))
+    }
+
+    /// Network `n1` (with the ports the test put on it) deleted through a lane.
+    async fn delete_network_n1(fake: &Fake) {
+        fake.state()
+            .items
+            .entry("networks".into())
+            .or_default()
+            .insert("n1".into(), json!({"id": "n1"}));
+        let dir = tempfile::tempdir().unwrap();
+        let t = start(fake, &dir).await;
+        t.submit(Job::new("n1", vec![Step::Network("n1".into())]))
+            .await
+            .unwrap();
+        assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
+    }
+
+    /// A port left by a lost create answer (or a crash) would keep the network for
+    /// ever: kuryr's own leftovers on this host go, then the network.
+    #[tokio::test]
+    async fn a_network_refused_for_kuryrs_leftover_ports_is_deleted_after_them() {
+        let fake = Fake::start().await;
+        port(&fake, "p-left", "kuryr-unbound-port", "host-a");
+        port(&fake, "p-unbound", "kuryr-unbound-port", "");
+        delete_network_n1(&fake).await;
+        for (coll, id) in [
+            ("ports", "p-left"),
+            ("ports", "p-unbound"),
+            ("networks", "n1"),
+        ] {
+            assert!(!exists(&fake, coll, id), "{id} left");
+        }
+    }
+
+    /// Another host's kuryr port is a live container there, and a VM's port is the
+    /// VM's: the network stays (refused, not retried), and so do they. Only this
+    /// host's leftover goes.
+    #[tokio::test]
+    async fn a_network_others_use_keeps_their_ports() {
+        let fake = Fake::start().await;
+        port(&fake, "p-left", "kuryr-unbound-port", "host-a");
+        port(&fake, "p-other-host", "kuryr-unbound-port", "host-b");
+        port(&fake, "p-vm", "vm-port", "host-a");
+        delete_network_n1(&fake).await;
+        assert!(!exists(&fake, "ports", "p-left"));
+        for (coll, id) in [
+            ("ports", "p-other-host"),
+            ("ports", "p-vm"),
+            ("networks", "n1"),
+        ] {
+            assert!(exists(&fake, coll, id), "{id} must stay");
         }
     }
 
@@ -467,7 +621,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let t = Teardown::start(client(&fake).await, &path).unwrap();
+        let t = Teardown::start(client(&fake).await, &path, "host-a").unwrap();
         assert_eq!(t.settle(Duration::from_secs(5)).await.pending, 0);
         assert_eq!(deletes(&fake), ["v2.0/ports/p1"]);
     }
@@ -488,7 +642,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(JOURNAL_FILE);
-        let t = Teardown::start_with(client(&fake).await, &path, CAP).unwrap();
+        let t = Teardown::start_with(client(&fake).await, &path, "host-a", CAP).unwrap();
         for i in 0..LANES {
             let id = format!("n{i}");
             t.submit(Job::new(id.clone(), vec![Step::Network(id)]))
