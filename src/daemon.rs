@@ -184,8 +184,9 @@ async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>
             // OS_* and OS_CLOUD fill what [neutron] leaves out; read through config's
             // Env, the one door to the environment.
             let env = crate::config::ProcessEnv;
+            // A managed plugin's unset settings are empty variables: unset here too.
             let options = neutron::from_section(&config.neutron.values, &|k| {
-                crate::config::Env::var(&env, k)
+                crate::config::Env::var(&env, k).filter(|v| !v.trim().is_empty())
             })?;
             let client = neutron::Client::new(options)?;
             let settings = neutron_driver::Settings::from_config(config);

@@ -606,3 +606,64 @@ fn socket_group_and_lock_file() {
     let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["socket_group", "lock_file"], "{errors:?}");
 }
+
+/// A managed plugin gets its settings as environment variables (config.json `env`),
+/// empty when not set; with no kuryr.conf they must still select the backend, the
+/// log level and the binding host.
+#[test]
+fn a_managed_plugins_environment_configures_it() {
+    let load = |pairs: &[(&str, &str)]| from_ini_str("", "<defaults>", &env(pairs)).unwrap();
+
+    let unset = load(&[("OS_AUTH_URL", ""), ("OS_ENDPOINT", ""), ("LOG_LEVEL", "")]);
+    assert_eq!(unset.config.backend, BackendKind::Embedded);
+    assert_eq!(unset.config.log_level, DEFAULT_LOG_LEVEL);
+
+    let keystone = load(&[
+        ("OS_AUTH_URL", "http://127.0.0.1:5000/v3"),
+        ("LOG_LEVEL", "DEBUG"),
+        ("KURYR_BINDING_HOST", "node-2"),
+    ]);
+    assert_eq!(keystone.config.backend, BackendKind::Neutron);
+    assert_eq!(keystone.config.log_level, LogLevel::Debug);
+    assert_eq!(
+        keystone
+            .config
+            .neutron
+            .values
+            .get("binding_host")
+            .map(String::as_str),
+        Some("node-2")
+    );
+
+    let noauth = load(&[("OS_ENDPOINT", "http://127.0.0.1:9696")]);
+    assert_eq!(noauth.config.backend, BackendKind::Neutron);
+
+    // The file wins over the environment.
+    let filed = from_ini_str(
+        "[DEFAULT]\nlog_level = warn\nbackend = embedded\n[neutron]\nbinding_host = from-file\n",
+        "test.conf",
+        &env(&[
+            ("OS_AUTH_URL", "http://127.0.0.1:5000/v3"),
+            ("LOG_LEVEL", "debug"),
+            ("KURYR_BINDING_HOST", "node-2"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(filed.config.backend, BackendKind::Embedded);
+    assert_eq!(filed.config.log_level, LogLevel::Warn);
+    assert_eq!(
+        filed
+            .config
+            .neutron
+            .values
+            .get("binding_host")
+            .map(String::as_str),
+        Some("from-file")
+    );
+
+    let bad = invalid("", &env(&[("LOG_LEVEL", "loud")]));
+    assert!(
+        bad.iter().any(|i| i.to_string().contains("LOG_LEVEL")),
+        "{bad:?}"
+    );
+}

@@ -40,6 +40,14 @@ pub const DEFAULT_SUBNETPOOL_PREFIX: &str = "kuryrPool";
 /// in the file wins over them.
 pub const ENV_KURYR_URI: &str = "OS_KURYR_URI";
 pub const ENV_CAPABILITY_SCOPE: &str = "CAPABILITY_SCOPE";
+/// The managed plugin's (and kuryr-libnetwork's container's) log level variable.
+pub const ENV_LOG_LEVEL: &str = "LOG_LEVEL";
+/// This node's `binding:host_id`, for `[neutron] binding_host`; a managed plugin
+/// may not see the host's name.
+pub const ENV_BINDING_HOST: &str = "KURYR_BINDING_HOST";
+/// Variables that say where Neutron is when `[neutron]` does not: then the Neutron
+/// backend is chosen, as with `auth_url` or `endpoint` in the file.
+pub const ENV_NEUTRON_LOCATORS: &[&str] = &["OS_AUTH_URL", "OS_ENDPOINT", "OS_CLOUD"];
 
 const SCOPES: &[(&str, Scope)] = &[("local", Scope::Local), ("global", Scope::Global)];
 const BACKENDS: &[(&str, BackendKind)] = &[
@@ -368,24 +376,34 @@ impl Checker<'_> {
         let debug = self.read(D, "debug", parse_bool);
         let level = self.read(D, "log_level", |v| parse_choice(v, LOG_LEVELS))?;
         let debug = debug?;
-        Some(match (level, debug) {
-            (Some(level), _) => level,
-            (None, Some(true)) => LogLevel::Debug,
-            (None, _) => DEFAULT_LOG_LEVEL,
-        })
+        match (level, debug) {
+            (Some(level), _) => Some(level),
+            (None, Some(true)) => Some(LogLevel::Debug),
+            // kuryr-libnetwork's container spells it INFO, DEBUG, ...
+            (None, _) => self.env_or_default("log_level", ENV_LOG_LEVEL, DEFAULT_LOG_LEVEL, |v| {
+                parse_choice(&v.to_ascii_lowercase(), LOG_LEVELS)
+            }),
+        }
     }
 
     /// Explicit `backend` wins; otherwise Neutron exactly when `[neutron]`
     /// says where Neutron is, so existing kuryr.conf files keep using it.
     fn backend(&mut self, neutron: &NeutronSection) -> Option<BackendKind> {
-        let reachable = neutron.has_value("auth_url") || neutron.has_value("endpoint");
+        let in_file = neutron.has_value("auth_url") || neutron.has_value("endpoint");
+        // Only when the file says nothing: the client then fills `[neutron]` from the
+        // same variables (`neutron::from_section`).
+        let in_env = ENV_NEUTRON_LOCATORS
+            .iter()
+            .any(|var| self.env.var(var).is_some_and(|v| !v.trim().is_empty()));
+        let reachable = in_file || in_env;
         match self.read(D, "backend", |v| parse_choice(v, BACKENDS))? {
             Some(BackendKind::Neutron) if !reachable => {
                 self.invalid(
                     D,
                     "backend",
                     "neutron",
-                    "[neutron] needs auth_url (Keystone) or endpoint (auth_type = none)",
+                    "[neutron] needs auth_url (Keystone) or endpoint (auth_type = none), \
+                     or the environment OS_AUTH_URL, OS_ENDPOINT or OS_CLOUD",
                 );
                 None
             }
@@ -398,9 +416,7 @@ impl Checker<'_> {
     fn neutron(&mut self) -> NeutronSection {
         let raw = self.raw;
         let mut section = NeutronSection::default();
-        let Some(entries) = raw.section("neutron").map(|s| &s.entries) else {
-            return section;
-        };
+        let entries = raw.section("neutron").map_or(&[][..], |s| &s.entries[..]);
         for entry in entries {
             let key = entry.key.as_str();
             if !keys::NEUTRON_KEYS.contains(&key) {
@@ -440,7 +456,21 @@ impl Checker<'_> {
             }
             section.values.insert(name.to_owned(), entry.value.clone());
         }
+        self.binding_host_from_env(&mut section);
         section
+    }
+
+    fn binding_host_from_env(&mut self, section: &mut NeutronSection) {
+        if section.has_value("binding_host") {
+            return;
+        }
+        if let Some(host) = self
+            .env
+            .var(ENV_BINDING_HOST)
+            .filter(|h| !h.trim().is_empty())
+        {
+            section.values.insert("binding_host".to_owned(), host);
+        }
     }
 
     /// Options kuryr-libnetwork honours that we do not implement.
