@@ -25,6 +25,11 @@
 #           takes about 3 min on 2 cores; later runs only rebuild kuryr.
 #   build   cargo build --release
 #   e2e     tests/e2e/docker-embedded.sh (real dockerd + target/release/kuryr)
+#   managed tests/e2e/docker-managed.sh: the managed v2 plugin built offline by
+#           scripts/managed-plugin.sh (ping, disable refused, kill -9, upgrade)
+#           and the container image of scripts/container-image.sh
+#   swarm   tests/e2e/docker-swarm.sh: the managed plugin in global scope in a
+#           one-node swarm (dnsrr service, scale, dockerd restart, clean state)
 #   neutron a real Neutron 29 on 127.0.0.1:9696 (scripts/neutron-up.sh; cold
 #           start 80 s to 3 min from PyPI), then tests/e2e/docker-neutron.sh
 #           (real dockerd + our plugin with backend = neutron, interop with
@@ -171,6 +176,8 @@ main() {
     banner "stage e2e skipped (SKIP_E2E=1)"
   else
     stage e2e bash tests/e2e/docker-embedded.sh
+    stage managed bash tests/e2e/docker-managed.sh
+    stage swarm bash tests/e2e/docker-swarm.sh
     if [ "${SKIP_NEUTRON:-0}" = 1 ]; then
       banner "stage neutron skipped (SKIP_NEUTRON=1)"
     else

@@ -19,9 +19,9 @@ use crate::driver::Driver;
 use crate::hostnet::HostNet;
 use crate::ipam::DefaultPool;
 use crate::model::{
-    AddressRelease, AddressRequest, AddressSpaces, Connectivity, EndpointRef, EndpointReply,
-    EndpointSpec, JoinReply, JoinSpec, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId,
-    PoolRequest, Scope,
+    AddressRelease, AddressRequest, AddressSpaces, Connectivity, DriverOptions, EndpointRef,
+    EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId, NetworkSpec,
+    OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
 };
 use crate::store::{Snapshot, Store};
 use async_trait::async_trait;
@@ -168,5 +168,11 @@ impl Driver for Embedded {
 
     async fn revoke_external_connectivity(&self, _ep: EndpointRef) -> Result<(), Error> {
         Ok(())
+    }
+
+    async fn allocate_network(&self, req: NetworkAllocation) -> Result<DriverOptions, Error> {
+        pools::allocate_network(self, &req).await?;
+        // The reply replaces every node's options: echo them.
+        Ok(req.options)
     }
 }

@@ -9,12 +9,24 @@ pub(super) struct State {
     pub(super) ipam: Ipam,
     pub(super) networks: HashMap<String, NetworkRecord>,
     pub(super) endpoints: HashMap<String, EndpointRecord>,
+    /// Swarm (global scope): pool id → the network a manager's AllocateNetwork bound
+    /// it to (`pools::allocate_network`).
+    pub(super) allocated: HashMap<String, String>,
+    /// When each pool was requested in this process (a counter), so the newest of
+    /// several copies of one CIDR can be told apart; pools restored from the store
+    /// count as oldest.
+    pub(super) requested: HashMap<String, u64>,
+    pub(super) next_request: u64,
 }
 
 impl State {
     pub(super) fn from_snapshot(snapshot: Snapshot, defaults: Vec<DefaultPool>) -> State {
         let mut ipam = Ipam::new(defaults);
+        let mut allocated = HashMap::new();
         for (id, record) in snapshot.pools {
+            if let Some(network) = &record.allocated_for {
+                allocated.insert(id.clone(), network.clone());
+            }
             // A stored pool was valid when stored; if it no longer builds (a changed
             // rule), skip it loudly rather than refuse to start.
             match Pool::new(record.cidr, record.range) {
@@ -46,6 +58,9 @@ impl State {
                 .into_iter()
                 .map(|endpoint| (endpoint.endpoint_id.clone(), endpoint))
                 .collect(),
+            allocated,
+            requested: HashMap::new(),
+            next_request: 1,
         }
     }
 }

@@ -15,6 +15,10 @@ pub struct PoolRecord {
     pub range: Option<IpNet>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The swarm network a manager's `AllocateNetwork` bound this pool to (global
+    /// scope): a later pool bound to the same network replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_for: Option<String>,
 }
 
 /// One pool of a network, as the network driver saw it at CreateNetwork.
@@ -62,6 +66,11 @@ pub enum Op {
     PutPool {
         id: String,
         record: PoolRecord,
+    },
+    /// Sets `allocated_for` on a stored pool (nothing if it is gone).
+    BindPool {
+        id: String,
+        network: String,
     },
     /// Also drops every address of the pool.
     DeletePool {

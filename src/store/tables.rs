@@ -153,6 +153,27 @@ pub(super) fn quarantine(db: &Database, bad: &[BadRecord]) -> Result<(), StoreEr
 pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<(), StoreError> {
     match op {
         Op::PutPool { id, record } => put_json(txn, POOLS, id, record),
+        Op::BindPool { id, network } => {
+            let stored = {
+                let pools = txn
+                    .open_table(POOLS)
+                    .map_err(|e| StoreError::db("open pools", e))?;
+                pools
+                    .get(id.as_str())
+                    .map_err(|e| StoreError::db("read pool", e))?
+                    .map(|v| v.value().to_vec())
+            };
+            let Some(bytes) = stored else {
+                return Ok(());
+            };
+            let mut record: PoolRecord =
+                serde_json::from_slice(&bytes).map_err(|source| StoreError::Decode {
+                    key: id.clone(),
+                    source,
+                })?;
+            record.allocated_for = Some(network.clone());
+            put_json(txn, POOLS, id, &record)
+        }
         Op::DeletePool { id } => {
             let mut pools = txn
                 .open_table(POOLS)

@@ -19,6 +19,7 @@ fn pool(cidr: &str) -> PoolRecord {
         cidr: cidr.parse().unwrap(),
         range: None,
         options: Default::default(),
+        allocated_for: None,
     }
 }
 
@@ -129,4 +130,47 @@ async fn a_failed_commit_stops_every_later_acknowledgement() {
     // Nothing after it is acknowledged.
     let later = store.submit(vec![put("b")]).wait().await;
     assert!(matches!(later, Err(StoreError::Failed(_))), "{later:?}");
+}
+
+/// A swarm manager's AllocateNetwork binds a pool to its network; the binding is
+/// stored with the pool (and read back), and binding a pool already gone is a no-op.
+#[tokio::test]
+async fn a_pool_binding_is_stored_with_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store
+            .submit(vec![
+                Op::PutPool {
+                    id: "p".into(),
+                    record: pool("10.0.0.0/24"),
+                },
+                Op::BindPool {
+                    id: "p".into(),
+                    network: "ycl3gcwqpg27k3c1rika55mvw".into(),
+                },
+                Op::BindPool {
+                    id: "gone".into(),
+                    network: "x".into(),
+                },
+            ])
+            .wait()
+            .await
+            .unwrap();
+    }
+    // The committer closes the database a moment after the last handle goes.
+    let mut snapshot = read_snapshot(dir.path());
+    for _ in 0..100 {
+        if snapshot.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        snapshot = read_snapshot(dir.path());
+    }
+    let snapshot = snapshot.unwrap();
+    assert_eq!(snapshot.pools.len(), 1);
+    assert_eq!(
+        snapshot.pools[0].1.allocated_for.as_deref(),
+        Some("ycl3gcwqpg27k3c1rika55mvw")
+    );
 }

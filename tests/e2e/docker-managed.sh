@@ -17,6 +17,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$ROOT/tests/e2e/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=packaging.sh
+. "$ROOT/tests/e2e/packaging.sh"
 
 DOCKER="${DOCKER:-/usr/bin/docker}"
 PLUGIN=kuryr-e2e/kuryr:latest
@@ -30,9 +32,15 @@ STARTED_DOCKERD=0
 export DOCKER_HOST="unix://${DOCKERD_SOCK:-/run/docker-test.sock}"
 
 log() { echo "managed: $*" >&2; }
-d() { timeout "${E2E_CMD_TIMEOUT:-120}" "$DOCKER" "$@"; }
 ip_of() { d inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
-plugin_pid() { pgrep -f '^/usr/bin/kuryr serve' | head -1; }
+# plugin_pid ID: the plugin's process, told from other kuryr plugins by its cgroup
+# (runc names it after the plugin id).
+plugin_pid() {
+  local p
+  for p in $(pgrep -f '^/usr/bin/kuryr serve'); do
+    if grep -q "$1" "/proc/$p/cgroup" 2>/dev/null; then echo "$p"; return; fi
+  done
+}
 
 remove_objects() {
   local ids
@@ -61,19 +69,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-  local n=$(($1 * 10)); shift
-  while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-  return 1
-}
 
-# The plugin's state, read from its store by the host binary (the plugin is disabled
-# or stopped, or reading a copy is fine: redb opens read-only snapshots).
-store_objects() {
-  printf '[DEFAULT]\nstate_dir = %s\n' "$STATE" > "$WORK/state.conf"
-  "$ROOT/target/release/kuryr" state --config-file "$WORK/state.conf" |
-    jq -r '[.pools, .addresses, .networks, .endpoints] | map(length) | add'
+
+# restarted ID OLDPID SOCK: the plugin runs again under another pid, serving SOCK
+restarted() {
+  local now
+  now="$(plugin_pid "$1")"
+  [ -n "$now" ] && [ "$now" != "$2" ] && test -S "$3"
 }
 
 pings() { d exec "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
@@ -107,11 +109,11 @@ scenario_managed() {
   out="$(d plugin disable "$PLUGIN" 2>&1 || true)"
   assert_contains "$out" "in use" "plugin disable is refused while a network uses it"
 
-  pid="$(plugin_pid)"
+  pid="$(plugin_pid "$id")"
   check "the plugin process runs (pid $pid)" test -n "$pid"
   kill -9 "$pid"
   check "dockerd restarts the killed plugin" \
-    wait_for 30 bash -c "p=\$(pgrep -f '^/usr/bin/kuryr serve' | head -1); [ -n \"\$p\" ] && [ \"\$p\" != $pid ] && test -S '$sock'"
+    wait_for 30 restarted "$id" "$pid" "$sock"
   check "after the kill, kmp-1 still pings kmp-2" pings kmp-1 "$a2"
   assert_ok d run -d --name kmp-3 --label "$LABEL" --network kmp-a "$IMG" sleep 600
   a3="$(ip_of kmp-3 kmp-a)"
@@ -165,13 +167,7 @@ scenario_container() {
 }
 
 main() {
-  [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
-  [ -x "$ROOT/target/release/kuryr" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-  if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
-    eval "$("$ROOT/scripts/dockerd-up.sh")"
-    STARTED_DOCKERD=1
-  fi
-  DOCKER="$DOCKER" "$ROOT/scripts/busybox-image.sh"
+  prepare
   scenario_managed
   scenario_container
   summary MANAGED
