@@ -37,9 +37,9 @@ use crate::Error;
 use crate::binding::Binder;
 use crate::driver::Driver;
 use crate::model::{
-    AddressRelease, AddressRequest, AddressSpaces, Backlog as Left, Connectivity, EndpointRef,
-    EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkId, NetworkSpec, OperInfo, PoolGrant,
-    PoolId, PoolRequest, Scope,
+    AddressRelease, AddressRequest, AddressSpaces, Backlog as Left, Connectivity, DriverOptions,
+    EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId,
+    NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
 };
 use crate::neutron::{Client, NeutronError};
 use crate::store::StoreError;
@@ -189,6 +189,33 @@ impl Driver for NeutronDriver {
 
     async fn delete_network(&self, id: NetworkId) -> Result<(), Error> {
         self.probe().await?;
+        if self.settings.scope == Scope::Global {
+            // Swarm: a node drops its copy when its last task leaves, while the
+            // swarm network (and other nodes' tasks on it) lives on. The manager's
+            // FreeNetwork deletes the Neutron network.
+            tracing::debug!(network = %id, "node copy of a swarm network removed; Neutron keeps it until FreeNetwork");
+            return Ok(());
+        }
+        networks::delete(self, &id).await
+    }
+
+    /// Swarm managers (global scope): the Neutron network and subnets are made here,
+    /// before the manager requests task and VIP addresses, which need the subnet
+    /// (kuryr-libnetwork made them only at a node's CreateNetwork, so a swarm
+    /// manager's RequestAddress failed). The reply echoes the options.
+    async fn allocate_network(&self, req: NetworkAllocation) -> Result<DriverOptions, Error> {
+        self.probe().await?;
+        if self.settings.scope == Scope::Global {
+            networks::create(self, networks::spec_of(&req)).await?;
+        }
+        Ok(req.options)
+    }
+
+    async fn free_network(&self, id: NetworkId) -> Result<(), Error> {
+        self.probe().await?;
+        if self.settings.scope != Scope::Global {
+            return Ok(());
+        }
         networks::delete(self, &id).await
     }
 

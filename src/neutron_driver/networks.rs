@@ -14,7 +14,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::Error;
-use crate::model::{NetworkSpec, Subnet as DockerSubnet};
+use crate::model::{NetworkAllocation, NetworkSpec, Scope, Subnet as DockerSubnet};
 use crate::neutron::{Kind, Network, NetworkCreate, Query, Subnet, SubnetCreate, SubnetPool};
 
 use super::NeutronDriver;
@@ -44,10 +44,30 @@ struct Family {
     subnetpool_id: String,
 }
 
+/// What a swarm manager's AllocateNetwork describes, as a network to create.
+pub fn spec_of(req: &NetworkAllocation) -> NetworkSpec {
+    NetworkSpec {
+        id: req.id.clone(),
+        ipv4: req.ipv4.clone(),
+        ipv6: req.ipv6.clone(),
+        ipv4_enabled: !req.ipv4.is_empty(),
+        ipv6_enabled: !req.ipv6.is_empty(),
+        internal: false,
+        options: req.options.clone(),
+    }
+}
+
 pub async fn create(d: &NeutronDriver, req: NetworkSpec) -> Result<(), Error> {
     refuse_unsupported(&req)?;
     let nid = req.id.to_string();
     let _guard = d.locks.lock(&format!("net:{nid}")).await;
+    // Swarm: the manager's AllocateNetwork made it, or another node's CreateNetwork,
+    // or this node's before a dockerd restart (which sends CreateNetwork again with
+    // no DeleteNetwork, moby#37087). Found by its tags, it is the same network.
+    // (In local scope dockerd sends CreateNetwork once; no lookup is spent there.)
+    if d.settings.scope == Scope::Global && d.network(&nid).await?.is_some() {
+        return Ok(());
+    }
     let options = NeutronOptions::parse(req.options.as_map())?;
     let mut families = Vec::new();
     for (data, v6) in [(req.ipv4.first(), false), (req.ipv6.first(), true)] {
