@@ -33,7 +33,8 @@
 #   KURYR_PLUGIN [kuryr/kuryr:latest]  KURYR_PLUGIN_DIR [] (prebuilt config.json +
 #   rootfs; else built by scripts/managed-plugin.sh)  KURYR_BIN [the plugin dir's,
 #   else target/release/kuryr]  KURYR_IMAGE [kuryr/kuryr:latest]
-#   KURYR_CONTAINER [kuryr]  KURYR_SOCKET_NAME [kuryr] (container mode: the driver name)
+#   KURYR_CONTAINER [kuryr]  KURYR_SOCKET_NAME [kuryr] (container and config-only modes:
+#   /run/docker/plugins/NAME.sock, the driver name)  KURYR_LOCK_FILE [] (config-only)
 #   DOCKER [docker]  DOCKER_HOST (as for the docker CLI)
 # Secrets are never printed: changes are reported by key name only.
 set -euo pipefail
@@ -213,9 +214,11 @@ render_conf() {
   [ -z "${KURYR_LOG_LEVEL:-}" ] || echo "log_level = $KURYR_LOG_LEVEL"
   # The plugin and the container always see their state under /var/lib/kuryr.
   [ "$MODE" != config ] || [ "$STATE_DIR" = /var/lib/kuryr ] || echo "state_dir = $STATE_DIR"
-  if [ "$MODE" = container ] && [ "$SOCKET_NAME" != kuryr ]; then
+  # A managed plugin's socket is fixed by config.json; elsewhere it names the driver.
+  if [ "$MODE" != plugin ] && [ "$SOCKET_NAME" != kuryr ]; then
     echo "kuryr_uri = unix:///run/docker/plugins/$SOCKET_NAME.sock"
   fi
+  [ "$MODE" != config ] || [ -z "${KURYR_LOCK_FILE:-}" ] || echo "lock_file = $KURYR_LOCK_FILE"
   [ "${KURYR_BACKEND:-}" != embedded ] || { echo "backend = embedded"; return 0; }
   echo
   echo "[neutron]"
@@ -288,6 +291,14 @@ kuryr_bin() {
 # ----------------------------------------------------------- Open vSwitch --
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 vsctl() { ovs-vsctl --timeout=30 --db="unix:$OVS_RUNDIR/db.sock" "$@"; }
+# The daemons outlive this script: start them with a clean environment, so no
+# OS_PASSWORD lingers in their /proc/PID/environ, and log to files only.
+ovs_daemon() {
+  local name="$1"; shift
+  env -i PATH="$PATH" OVS_RUNDIR="$OVS_RUNDIR" "$name" "$@" --pidfile="$OVS_RUNDIR/$name.pid" \
+    --detach -vconsole:off --log-file="$OVS_LOGDIR/$name.log" ||
+    { tail -n 5 "$OVS_LOGDIR/$name.log" >&2 2>/dev/null; die "$name did not start"; }
+}
 
 start_ovs() {
   local t db="$OVS_DBDIR/conf.db"
@@ -303,17 +314,14 @@ start_ovs() {
       rm -f "$db"
       ovsdb-tool create "$db" /usr/share/openvswitch/vswitch.ovsschema
     fi
-    ovsdb-server "$db" --remote="punix:$OVS_RUNDIR/db.sock" \
-      --pidfile="$OVS_RUNDIR/ovsdb-server.pid" --detach \
-      --log-file="$OVS_LOGDIR/ovsdb-server.log"
+    ovs_daemon ovsdb-server "$db" --remote="punix:$OVS_RUNDIR/db.sock"
     vsctl --no-wait init
     changed "ovsdb-server: started ($OVS_RUNDIR/db.sock)"
   fi
   if alive "$OVS_RUNDIR/ovs-vswitchd.pid"; then
     say "ovs-vswitchd: running (pid $(cat "$OVS_RUNDIR/ovs-vswitchd.pid"))"
   else
-    ovs-vswitchd "unix:$OVS_RUNDIR/db.sock" --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" \
-      --detach --log-file="$OVS_LOGDIR/ovs-vswitchd.log"
+    ovs_daemon ovs-vswitchd "unix:$OVS_RUNDIR/db.sock"
     changed "ovs-vswitchd: started"
   fi
   # No openvswitch kernel module here: the bridge runs in the userspace datapath.
