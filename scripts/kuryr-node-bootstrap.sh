@@ -114,8 +114,9 @@ from_env() {
 # verify: false→insecure. Copied into the file because a managed plugin sees
 # neither the host's clouds.yaml nor an OS_CLOUD setting.
 from_cloud() {
-  command -v python3 >/dev/null && python3 -c 'import yaml' 2>/dev/null ||
+  if ! python3 -c 'import yaml' 2>/dev/null; then
     die "OS_CLOUD needs python3 with PyYAML (or give OS_AUTH_URL/OS_ENDPOINT instead)"
+  fi
   local key value
   # NUL-separated pairs in a file of this run's private directory (0700).
   python3 - "$OS_CLOUD" > "$WORK/cloud" <<'EOF' || exit 1
@@ -345,8 +346,9 @@ plugin_mounts() { plugin_field '{{range .Settings.Mounts}}{{.Name}}.source={{.So
 plugin_dir() {
   local dir="$WORK/plugin"
   if [ -n "${KURYR_PLUGIN_DIR:-}" ]; then
-    [ -f "$KURYR_PLUGIN_DIR/config.json" ] && [ -d "$KURYR_PLUGIN_DIR/rootfs" ] ||
+    if [ ! -f "$KURYR_PLUGIN_DIR/config.json" ] || [ ! -d "$KURYR_PLUGIN_DIR/rootfs" ]; then
       die "KURYR_PLUGIN_DIR=$KURYR_PLUGIN_DIR has no config.json and rootfs/"
+    fi
     mkdir -p "$dir"
     cp -al "$KURYR_PLUGIN_DIR/rootfs" "$dir/rootfs" 2>/dev/null || cp -a "$KURYR_PLUGIN_DIR/rootfs" "$dir/rootfs"
     cp "$KURYR_PLUGIN_DIR/config.json" "$dir/config.json"
