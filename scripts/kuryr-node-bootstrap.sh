@@ -374,7 +374,12 @@ plugin_disable() {
 ensure_plugin() {
   local build id enabled desc mounts want dir redo=() restart=0
   command -v jq >/dev/null || die "jq is required"
-  build="$(sha "$BIN")"
+  # The build is the packaged binary's: a prebuilt directory's own, else $BIN.
+  if [ -n "${KURYR_PLUGIN_DIR:-}" ]; then
+    build="$(sha "$KURYR_PLUGIN_DIR/rootfs/usr/bin/kuryr")"
+  else
+    build="$(sha "$BIN")"
+  fi
   WANT_MOUNTS=("config.source=$CONF_DIR" "openvswitch.source=$OVS_RUNDIR" "state.source=$STATE_DIR")
   want="${WANT_MOUNTS[*]}"
   mkdir -p "$STATE_DIR" "$OVS_RUNDIR"   # runc refuses a missing bind-mount source
@@ -388,7 +393,9 @@ ensure_plugin() {
       d plugin rm -f "$PLUGIN" >/dev/null
       id=""
     else
-      [ "$mounts" = "$want" ] || redo+=("mounts: $mounts -> $want")
+      if [ "$mounts" != "$want" ]; then
+        redo+=("mounts: $(comm -23 <(tr ' ' '\n' <<< "$mounts") <(tr ' ' '\n' <<< "$want") | paste -sd' ') -> $(comm -13 <(tr ' ' '\n' <<< "$mounts") <(tr ' ' '\n' <<< "$want") | paste -sd' ')")
+      fi
       [ "$(cat "$APPLIED" 2>/dev/null)" = "$id $CONF_SHA" ] || redo+=("kuryr.conf is not the one it started with")
       if [ "${#redo[@]}" -gt 0 ]; then
         say "plugin $PLUGIN: restarting (${redo[*]})"

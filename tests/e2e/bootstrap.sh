@@ -273,6 +273,14 @@ scenario_b() {
   pids2="$(cat "$OVSD/ovsdb-server.pid" "$OVSD/ovs-vswitchd.pid" | paste -sd' ')"
   assert_eq "$pids" "$pids2" "OVS daemons not restarted"
 
+  # A node image that ships the plugin prebuilt (KURYR_PLUGIN_DIR) with the same
+  # binary: the same build, so nothing to do either.
+  check "a prebuilt plugin directory (scripts/managed-plugin.sh)" \
+    bash -c "KURYR_BIN='$KURYR_BIN' bash '$ROOT/scripts/managed-plugin.sh' '$WORK/prebuilt' >/dev/null 2>&1"
+  boot b3 KURYR_PLUGIN_DIR="$WORK/prebuilt" KURYR_BIN= -- --with-ovs
+  assert_contains "$BOOT_OUT" "done: nothing changed" "KURYR_PLUGIN_DIR with the same binary: nothing changed"
+  assert_eq "$id" "$(plugin_id)" "plugin id still unchanged"
+
   sock="$(plugin_sock)"
   out="$(curl -s --max-time 5 --unix-socket "$sock" -X POST http://localhost/NetworkDriver.GetCapabilities || true)"
   assert_contains "$out" '"Scope":"local"' "the plugin answers on $sock"
