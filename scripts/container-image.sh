@@ -22,11 +22,15 @@ WORK="$(mktemp -d /tmp/kuryr-image.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
 bash "$ROOT/scripts/managed-plugin.sh" "$WORK/plugin" >/dev/null
+# The binary's digest as a label, so a deployment script can tell whether an image
+# already carries this build (scripts/kuryr-node-bootstrap.sh).
+BUILD="$(sha256sum "$WORK/plugin/rootfs/usr/bin/kuryr" | cut -d' ' -f1)"
 tar -C "$WORK/plugin/rootfs" -c . |
   "$DOCKER" import \
     --change 'ENTRYPOINT ["/usr/bin/kuryr", "serve"]' \
     --change 'ENV CAPABILITY_SCOPE=local LOG_LEVEL=info' \
     --change 'VOLUME ["/var/lib/kuryr"]' \
+    --change "LABEL kuryr.binary.sha256=$BUILD" \
     --message "kuryr $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo dev)" \
     - "$IMAGE" >/dev/null
 echo "container-image: built $IMAGE" >&2
