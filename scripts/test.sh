@@ -129,6 +129,7 @@ wait_neutron() {
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
   SWARM_BACKEND=neutron bash tests/e2e/docker-swarm.sh
+  bash tests/e2e/bootstrap.sh
   # Enforced: at most 12 Neutron requests per lifecycle (deterministic, and
   # counted until our background deletes are done), and a median time until
   # Neutron is clean (what everyone but dockerd sees) of at most 0.4 times

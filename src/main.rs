@@ -148,6 +148,17 @@ fn check_config(config_file: Option<PathBuf>) -> ExitCode {
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
+    // The Neutron client's own checks (auth type and its credentials), exactly as
+    // `serve` runs them: a file that passes here must not be refused there.
+    if loaded.config.backend == BackendKind::Neutron {
+        let env = ProcessEnv;
+        if let Err(error) = kuryr::neutron::from_section(&loaded.config.neutron.values, &|k| {
+            config::Env::var(&env, k).filter(|v| !v.trim().is_empty())
+        }) {
+            eprintln!("kuryr: {error}");
+            return ExitCode::from(2);
+        }
+    }
     let source = loaded.source.map_or_else(
         || "built-in defaults".to_owned(),
         |p| p.display().to_string(),

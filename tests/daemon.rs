@@ -417,3 +417,27 @@ fn a_sigterm_as_soon_as_the_socket_exists_is_a_clean_stop() {
         assert!(!socket.exists(), "round {round}: the socket is removed");
     }
 }
+
+/// `check-config` runs the Neutron client's checks too, so a file it passes is not
+/// then refused by `serve` (found by the node bootstrap's tests).
+#[test]
+fn check_config_refuses_what_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        "[DEFAULT]\nbackend = neutron\n[neutron]\nauth_type = password\nauth_url = http://127.0.0.1:5000/v3\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config-file"])
+        .arg(&config)
+        .env_remove("OS_USERNAME")
+        .env_remove("OS_USER_ID")
+        .env_remove("OS_CLOUD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("username"), "{stderr}");
+}
