@@ -28,7 +28,7 @@ BUILD="$(sha256sum "$WORK/plugin/rootfs/usr/bin/kuryr" | cut -d' ' -f1)"
 tar -C "$WORK/plugin/rootfs" -c . |
   "$DOCKER" import \
     --change 'ENTRYPOINT ["/usr/bin/kuryr", "serve"]' \
-    --change 'ENV CAPABILITY_SCOPE=local LOG_LEVEL=info' \
+    --change 'ENV CAPABILITY_SCOPE=local LOG_LEVEL=info KURYR_PACKAGING=container' \
     --change 'VOLUME ["/var/lib/kuryr"]' \
     --change "LABEL kuryr.binary.sha256=$BUILD" \
     --message "kuryr $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo dev)" \

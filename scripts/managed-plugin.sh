@@ -101,6 +101,7 @@ cat > "$DIR/config.json" <<'EOF'
     {"name": "OS_APPLICATION_CREDENTIAL_SECRET", "settable": ["value"], "value": ""},
     {"name": "OS_REGION_NAME", "settable": ["value"], "value": ""},
     {"name": "OS_INTERFACE", "description": "public, internal or admin", "settable": ["value"], "value": ""},
+    {"name": "KURYR_PACKAGING", "description": "how kuryr runs, for its start-up hints", "value": "managed-plugin"},
     {"name": "KURYR_BINDING_HOST", "description": "this node's binding:host_id in Neutron (default: its host name)", "settable": ["value"], "value": ""}
   ]
 }

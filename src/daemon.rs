@@ -86,6 +86,7 @@ pub async fn run(
         }
     };
     tracing::info!(listen = %describe(&config.listen), "serving");
+    deployment_hints(&config, &crate::config::ProcessEnv);
     let failure = Arc::new(OnceLock::new());
     let stop = stop_on(shutdown, store, failure.clone());
     let result = server::serve(listener, server::router(driver.clone()), stop).await;
@@ -113,6 +114,26 @@ pub async fn run(
         what: describe(&config.listen),
         source,
     })
+}
+
+/// What Docker will refuse in this deployment, said once at start, where an operator
+/// looks first, instead of only in dockerd's errors. `KURYR_PACKAGING` is set by the
+/// managed plugin's config.json and the container image (never by users).
+fn deployment_hints(config: &Config, env: &dyn crate::config::Env) {
+    let packaging = env.var("KURYR_PACKAGING").unwrap_or_default();
+    match (config.capability_scope, packaging.as_str()) {
+        (crate::config::Scope::Global, "managed-plugin") => tracing::info!(
+            "global scope: networks need swarm mode; enable this plugin before `docker swarm init` \
+             (dockerd 20.10's swarm allocator only sees plugins enabled when the manager starts: \
+             \"could not resolve IPAM driver\"), and name it with its tag (-d NAME:latest)"
+        ),
+        (crate::config::Scope::Global, _) => tracing::warn!(
+            "global scope outside a managed plugin: swarm refuses legacy plugins (\"legacy plugin \
+             ... is not supported in swarm mode\"), and without swarm dockerd refuses global \
+             networks (\"not a swarm manager\"); use scripts/managed-plugin.sh, or local scope"
+        ),
+        _ => {}
+    }
 }
 
 /// `shutdown`, or the store's failure, whichever comes first; a failure is kept in

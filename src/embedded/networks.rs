@@ -5,11 +5,12 @@ use super::Embedded;
 use super::options;
 use crate::Error;
 use crate::hostnet::{BridgeSpec, names};
-use crate::model::{NetworkId, NetworkSpec, Subnet};
+use crate::model::{NetworkId, NetworkSpec, Scope, Subnet};
 use crate::store::{NetworkRecord, Op, SubnetRecord};
 
 pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Result<(), Error> {
     let parsed = options::network_options(&spec.options)?;
+    warn_foreign_swarm_pools(backend, &spec);
     let subnets = |data: &[Subnet]| -> Vec<SubnetRecord> {
         data.iter()
             .map(|subnet| SubnetRecord {
@@ -201,5 +202,32 @@ async fn rollback_bridge(backend: &Embedded, spec: &BridgeSpec, cause: Error) ->
     match undone {
         Ok(()) => cause,
         Err(error) => Error::List(vec![cause, error.into()]),
+    }
+}
+
+/// `--scope swarm` with a local-scope plugin: the swarm manager drops the network's
+/// IPAM driver and `--subnet` (moby#33793, moby#37089), so the node gets a subnet
+/// from Docker's default IPAM that kuryr never granted. It works, on an address plan
+/// nobody chose; say how to get ours.
+fn warn_foreign_swarm_pools(backend: &Embedded, spec: &NetworkSpec) {
+    if backend.settings.scope != Scope::Local || spec.id.as_str().len() == 64 {
+        return;
+    }
+    let state = backend.lock();
+    for subnet in spec.ipv4.iter().chain(&spec.ipv6) {
+        let ours = state
+            .ipam
+            .pool_ids()
+            .any(|id| state.ipam.get(id).is_some_and(|p| p.cidr() == subnet.pool));
+        if !ours {
+            tracing::warn!(
+                network = %spec.id,
+                subnet = %subnet.pool,
+                "a swarm network whose subnet did not come from kuryr's IPAM: with a local-scope \
+                 plugin, `--scope swarm` loses --ipam-driver and --subnet (moby#37089); on every \
+                 node run `docker network create --config-only --ipam-driver NAME --subnet ... CFG`, \
+                 then `docker network create -d NAME --scope swarm --config-from CFG NET`"
+            );
+        }
     }
 }

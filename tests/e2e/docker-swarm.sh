@@ -29,6 +29,8 @@ BACKEND="${SWARM_BACKEND:-embedded}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 NEUTRON_URL="${NEUTRON_URL:-http://127.0.0.1:9696}"
 PLUGIN=kuryr-swarm/kuryr:latest
+LOCAL=kuryr-swarm-local/kuryr:latest
+DOCKERD_LOG="${DOCKERD_LOG:-/var/log/docker-test.log}"
 IMG=kuryr-busybox:latest
 SVC=ksw-svc
 NET=ksw-net
@@ -69,12 +71,16 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  d service rm "$SVC" >/dev/null 2>&1
+  d service rm "$SVC" kswl kswlb >/dev/null 2>&1
   wait_for 30 running 0
-  d network rm "$NET" >/dev/null 2>&1
+  sleep 2
+  d network rm "$NET" kswl-net kswl-bad >/dev/null 2>&1
+  d network rm kswl-cfg >/dev/null 2>&1
   d swarm leave --force >/dev/null 2>&1
   d plugin disable -f "$PLUGIN" >/dev/null 2>&1
   d plugin rm -f "$PLUGIN" >/dev/null 2>&1
+  d plugin disable -f "$LOCAL" >/dev/null 2>&1
+  d plugin rm -f "$LOCAL" >/dev/null 2>&1
   ip link del "$VETH" 2>/dev/null
   if [ "$STARTED_DOCKERD" = 1 ] && [ "${KEEP_DOCKERD:-0}" != 1 ]; then
     "$ROOT/scripts/dockerd-down.sh" --purge
@@ -123,6 +129,16 @@ setup() {
   fi
   assert_ok d plugin set "$PLUGIN" "${settings[@]}"
   assert_ok d plugin enable "$PLUGIN"
+  if [ "$BACKEND" = embedded ]; then
+    # A second, local-scope instance for the `--scope swarm` scenario.
+    # dockerd stores plugin rootfs by content: a second plugin needs its own.
+    mkdir -p "$WORK/local-state" "$WORK/plugin-local"
+    cp -a "$WORK/plugin/." "$WORK/plugin-local/"
+    echo local > "$WORK/plugin-local/rootfs/etc/kuryr-instance"
+    assert_ok d plugin create "$LOCAL" "$WORK/plugin-local"
+    assert_ok d plugin set "$LOCAL" "state.source=$WORK/local-state" "config.source=$WORK/etc"
+    assert_ok d plugin enable "$LOCAL"
+  fi
   ip link add "$VETH" type veth peer name "${VETH}p" 2>/dev/null || true
   ip addr replace "$ADVERTISE/24" dev "$VETH"
   ip link set "${VETH}p" up
@@ -185,9 +201,47 @@ scenario_service() {
   assert_eq "" "$(ip -o link | grep -o 'kbr[0-9a-z]*' || true)" "no kuryr bridge left on the host"
 }
 
+# service_ips SERVICE: its tasks' addresses
+service_ips() {
+  local c
+  for c in $(d ps -q --filter "label=com.docker.swarm.service.name=$1"); do
+    d inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c"
+  done
+}
+count_tasks() { [ "$(d ps -q --filter "label=com.docker.swarm.service.name=$1" | wc -l)" = "$2" ]; }
+
+# A local-scope plugin with `--scope swarm`: the manager drops --ipam-driver and
+# --subnet (moby#37089) and the plugin warns; a --config-only network carries them.
+scenario_local_scope() {
+  section "local-scope plugin, --scope swarm: the moby#37089 workaround"
+  local ip id
+  assert_ok d network create --config-only --ipam-driver "$LOCAL" --subnet 10.32.0.0/24 kswl-cfg
+  assert_ok d network create -d "$LOCAL" --scope swarm --config-from kswl-cfg kswl-net
+  assert_ok d service create --detach --no-resolve-image --name kswl --replicas 2 \
+    --endpoint-mode dnsrr --network kswl-net "$IMG" sleep 600
+  check "2 tasks of kswl" wait_for 90 count_tasks kswl 2
+  for ip in $(service_ips kswl); do assert_in4 "$ip" 10.32.0.0/24; done
+  assert_ok d network create -d "$LOCAL" --scope swarm --subnet 10.33.0.0/24 kswl-bad
+  assert_ok d service create --detach --no-resolve-image --name kswlb --replicas 1 \
+    --endpoint-mode dnsrr --network kswl-bad "$IMG" sleep 600
+  check "1 task of kswlb" wait_for 90 count_tasks kswlb 1
+  ip="$(service_ips kswlb)"
+  check "without --config-from the subnet is Docker's, not 10.33.0.0/24 (moby#37089; got $ip)" \
+    bash -c "! grep -q '^10\.33\.' <<< '$ip'"
+  id="$(d plugin inspect -f '{{.Id}}' "$LOCAL")"
+  check "the plugin logs the workaround" \
+    bash -c "grep 'plugin=$id' '$DOCKERD_LOG' | grep -q 'config-from'"
+  assert_ok d service rm kswl kswlb
+  check "their tasks are gone" wait_for 60 count_tasks kswl 0
+  sleep 2
+  assert_ok d network rm kswl-net kswl-bad
+  assert_ok d network rm kswl-cfg
+}
+
 main() {
   prepare
   setup
+  if [ "$BACKEND" = embedded ]; then scenario_local_scope; fi
   scenario_service
   summary SWARM
 }
