@@ -14,7 +14,7 @@
 # Idempotent: if it already answers, it only prints the URL. Stop it with
 # scripts/neutron-keystone-down.sh (by its PID file). Bounded: the API start
 # waits at most $NEUTRON_KS_WAIT s. Listens on 127.0.0.1 only.
-# Times on 2 cores: about 8 s to start, under 0.1 s when already up.
+# Times on 2 cores: about 4 to 6 s to start, under 0.1 s when already up.
 #
 # Env overrides (defaults in brackets):
 #   NEUTRON_VENV [/opt/neutron-venv]     NEUTRON_ETC [/etc/neutron]
