@@ -430,7 +430,7 @@ fn privileged() -> bool {
 }
 
 /// Starts `kuryr serve` with KURYR_LOG=trace and `neutron` as its `[neutron]`
-/// section; its stderr goes to the returned file.
+/// section; its stderr goes to the returned file, its stdout to `stdout.log` beside it.
 fn serve(dir: &Path, neutron: &str) -> (client::Plugin, PathBuf) {
     let socket = dir.join("kuryr.sock");
     let config = dir.join("kuryr.conf");
@@ -451,7 +451,7 @@ fn serve(dir: &Path, neutron: &str) -> (client::Plugin, PathBuf) {
         .args(["serve", "--config-file"])
         .arg(&config)
         .env("KURYR_LOG", "trace")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("stdout.log")).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr).expect("stderr file"));
     // Only the file configures it.
     for (key, _) in std::env::vars() {
@@ -501,6 +501,23 @@ fn leaks(log: &str, secrets: &[(String, String)]) -> Vec<String> {
     found
 }
 
+/// Which secrets the files under `state` (the plugin's journal) hold, by file.
+fn persisted(state: &Path, secrets: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(state).expect("state dir") {
+        let path = entry.unwrap().path();
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for (what, secret) in secrets {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                found.push(format!("{what} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
 /// Deletes what is left of `n`'s lifecycle in Neutron and on the host.
 async fn purge(n: Names) {
     let check = noauth();
@@ -518,7 +535,8 @@ async fn purge(n: Names) {
 /// `kuryr serve` with `[neutron]` password auth, then with an application
 /// credential, runs a whole network lifecycle over its socket; mid-run, after
 /// CreateNetwork, every token it got is revoked, and no call fails. At trace level
-/// its stderr holds neither the password, nor the secret, nor any of its tokens.
+/// its stderr (and stdout, and state directory) holds neither the password, nor
+/// the secret, nor any of its tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_keystone_auth_runs_a_lifecycle_and_logs_no_secret() {
     if !rig_up().await || !privileged() {
@@ -592,6 +610,13 @@ async fn serve_with_keystone_auth_runs_a_lifecycle_and_logs_no_secret() {
             secrets.push((format!("token {i}"), token.token.clone()));
         }
         let mut problems = leaks(&log, &secrets);
+        let stdout = std::fs::read_to_string(dir.path().join("stdout.log")).expect("stdout");
+        problems.extend(
+            leaks(&stdout, &secrets)
+                .into_iter()
+                .map(|p| format!("stdout: {p}")),
+        );
+        problems.extend(persisted(&dir.path().join("state"), &secrets));
         // The log did cover what could leak: trace lines, the HTTP client's own,
         // and the re-authentication after the 401.
         for expected in ["TRACE", "hyper_util::client", "re-authenticating once"] {
