@@ -48,8 +48,9 @@ if [ -s "$PIDFILE" ] && pid_is "$(cat "$PIDFILE")" uwsgi && api_ok; then
   log "already running (uwsgi master pid $(cat "$PIDFILE"))"
   echo "$URL"; exit 0
 fi
-[ -f "$SRC/neutron.conf" ] && [ -x "$VENV/bin/uwsgi" ] || {
-  log "no Neutron installed at $SRC / $VENV: run scripts/neutron-up.sh first"; exit 1; }
+if ! [ -f "$SRC/neutron.conf" ] || ! [ -x "$VENV/bin/uwsgi" ]; then
+  log "no Neutron installed at $SRC / $VENV: run scripts/neutron-up.sh first"; exit 1
+fi
 curl -s --max-time 3 "$KEYSTONE/v3" | grep -q '"id": *"v3' || {
   log "no Keystone answers at $KEYSTONE: run scripts/keystone-up.sh first"; exit 1; }
 T_START=$(date +%s)

@@ -340,8 +340,8 @@ async fn a_token_revoked_mid_run_is_replaced_without_a_failed_call() {
     assert_ne!(first, second);
     assert_eq!(ks.token_status(&second).await, 200);
 
-    // Eight calls in flight when the token goes: each gets a 401, one of them
-    // re-authenticates, all succeed.
+    // Eight calls at once on a revoked token: those that get a 401 share one
+    // re-authentication, and all succeed.
     ks.revoke(&second).await;
     let calls = (0..8).map(|_| {
         let c = c.clone();

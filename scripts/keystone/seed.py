@@ -25,6 +25,8 @@ import urllib.request
 KS = os.environ["KS_URL"].rstrip("/")  # .../v3
 LIVE = os.environ["KS_NETWORK_URL"].rstrip("/")
 DEAD = os.environ["KS_DEAD_URL"].rstrip("/")
+# Loopback only: never through an http_proxy from the environment.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def call(method, path, body=None, token=None):
@@ -34,7 +36,7 @@ def call(method, path, body=None, token=None):
     if token:
         req.add_header("X-Auth-Token", token)
     try:
-        with urllib.request.urlopen(req, timeout=20) as resp:
+        with OPENER.open(req, timeout=20) as resp:
             raw = resp.read()
             return resp.status, resp.headers, (json.loads(raw) if raw else None)
     except urllib.error.HTTPError as e:
@@ -75,7 +77,7 @@ def password_works(user_id, password):
                                  method="POST")
     req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=20):
+        with OPENER.open(req, timeout=20):
             return True
     except urllib.error.HTTPError as e:
         if e.code == 401:
