@@ -4,7 +4,8 @@
 #
 #   scripts/test.sh                 deps, fmt, clippy, cargo test, release build, e2e, neutron
 #   SKIP_E2E=1 scripts/test.sh      everything but the docker suites (e2e and neutron)
-#   SKIP_NEUTRON=1 scripts/test.sh  everything but the Neutron stage
+#   SKIP_NEUTRON=1 scripts/test.sh  everything but the Neutron stage (and Keystone)
+#   SKIP_KEYSTONE=1 scripts/test.sh everything but the Keystone rig and its tests
 #
 # Stages, in order; the first failure stops the run with a banner naming it:
 #   deps    apt packages, if missing: docker.io (its postinst may NOT start the
@@ -15,8 +16,15 @@
 #   fmt     cargo fmt --check
 #   clippy  cargo clippy --all-targets -- -D warnings
 #   neutron-up  wait for the Neutron started in the background after deps
+#   keystone-up wait for the Keystone started in the background after deps
+#           (scripts/keystone-up.sh: Keystone 30 on 127.0.0.1:5000, cold about
+#           1 min), then start the keystone-auth Neutron API on 127.0.0.1:9698
+#           (scripts/neutron-keystone-up.sh, about 5 s)
 #   test    cargo test (all tests; some need root; tests/neutron_real.rs needs
-#           the Neutron, KURYR_SKIP_NEUTRON=1 skips it)
+#           the Neutron, KURYR_SKIP_NEUTRON=1 skips it; tests/keystone_real.rs
+#           needs the Keystone rig, KURYR_SKIP_KEYSTONE=1 skips it). Keystone and
+#           the keystone-auth Neutron are stopped right after this stage (and at
+#           exit) if this run started them.
 #   fuzz    optional: cargo +nightly fuzz, 30 s of each target in fuzz/ (plugin_calls,
 #           decode) from the committed seeds; cargo-fuzz is installed if missing
 #           (cargo install cargo-fuzz --locked, about 90 s, bounded); skipped with a
@@ -53,6 +61,8 @@ on_exit() {
     banner "FAILED at stage: $STAGE (exit $rc)"
   fi
   if [ -n "$NEUTRON_PID" ]; then wait "$NEUTRON_PID" 2>/dev/null || true; fi
+  if [ -n "$KEYSTONE_PID" ]; then wait "$KEYSTONE_PID" 2>/dev/null || true; fi
+  stop_keystone
   if [ "$NEUTRON_STARTED" = 1 ]; then bash scripts/neutron-down.sh >/dev/null 2>&1 || true; fi
 }
 trap on_exit EXIT
@@ -126,6 +136,59 @@ wait_neutron() {
   neutron_answers
 }
 
+# The Keystone rig for tests/keystone_real.rs: Keystone is started in the
+# background right after deps (its install overlaps the builds, as Neutron's);
+# the keystone-auth Neutron needs both, so it starts once they answer. Each is
+# stopped (by its PID file) only if this run started it.
+KEYSTONE_URL=http://127.0.0.1:5000/v3
+KEYSTONE_NEUTRON_URL=http://127.0.0.1:9698
+KEYSTONE_LOG="${TMPDIR:-/tmp}/kuryr-test-keystone-up.log"
+KEYSTONE_PID=""
+KEYSTONE_STARTED=0
+KEYSTONE_NEUTRON_STARTED=0
+
+keystone_answers() { curl -s --max-time 3 "$KEYSTONE_URL" | grep -q '"id": *"v3'; }
+keystone_neutron_answers() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$KEYSTONE_NEUTRON_URL/v2.0/networks")" = 401 ]
+}
+
+start_keystone() {
+  if keystone_answers; then echo "Keystone already answers at $KEYSTONE_URL"; return 0; fi
+  bash scripts/keystone-up.sh > "$KEYSTONE_LOG" 2>&1 &
+  KEYSTONE_PID=$!
+  KEYSTONE_STARTED=1
+  echo "starting Keystone in the background (pid $KEYSTONE_PID, log $KEYSTONE_LOG)"
+}
+
+wait_keystone() {
+  if [ -n "$KEYSTONE_PID" ]; then
+    if ! wait "$KEYSTONE_PID"; then
+      tail -n 40 "$KEYSTONE_LOG" >&2
+      return 1
+    fi
+    KEYSTONE_PID=""
+  fi
+  keystone_answers || { echo "Keystone does not answer at $KEYSTONE_URL" >&2; return 1; }
+  if keystone_neutron_answers; then
+    echo "the keystone-auth Neutron already answers at $KEYSTONE_NEUTRON_URL"
+  else
+    KEYSTONE_NEUTRON_STARTED=1
+    bash scripts/neutron-keystone-up.sh
+  fi
+}
+
+# Frees the rig's memory and CPU for the later stages; also the exit trap's.
+stop_keystone() {
+  if [ "$KEYSTONE_NEUTRON_STARTED" = 1 ]; then
+    bash scripts/neutron-keystone-down.sh >/dev/null 2>&1 || true
+    KEYSTONE_NEUTRON_STARTED=0
+  fi
+  if [ "$KEYSTONE_STARTED" = 1 ]; then
+    bash scripts/keystone-down.sh >/dev/null 2>&1 || true
+    KEYSTONE_STARTED=0
+  fi
+}
+
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
   SWARM_BACKEND=neutron bash tests/e2e/docker-swarm.sh
@@ -162,10 +225,19 @@ main() {
   else
     start_neutron
   fi
+  # The Keystone rig runs beside a Neutron: SKIP_NEUTRON skips it too.
+  if [ "${SKIP_NEUTRON:-0}" = 1 ] || [ "${SKIP_KEYSTONE:-0}" = 1 ] ||
+     [ "${KURYR_SKIP_KEYSTONE:-0}" = 1 ]; then
+    export KURYR_SKIP_KEYSTONE=1
+  else
+    start_keystone
+  fi
   stage fmt cargo fmt --check
   stage clippy cargo clippy --all-targets -- -D warnings
   if [ "${SKIP_NEUTRON:-0}" != 1 ]; then stage neutron-up wait_neutron; fi
+  if [ "${KURYR_SKIP_KEYSTONE:-0}" != 1 ]; then stage keystone-up wait_keystone; fi
   stage test cargo test
+  stop_keystone
   if [ "${SKIP_FUZZ:-0}" = 1 ]; then
     banner "stage fuzz skipped (SKIP_FUZZ=1)"
   elif ! fuzz_available; then
