@@ -21,6 +21,8 @@
 #   DOCKERD_DEBUG     [0]   1 adds --debug (logs every plugin call)
 #   DOCKERD_WAIT      [60]  seconds to wait for the API
 #   DOCKERD_SHUTDOWN_TIMEOUT [2] seconds dockerd gives containers on shutdown
+#   DOCKERD_NETNS     [unset] run dockerd in this network namespace (a swarm node
+#                     of a multi-node test); its socket stays on the shared file system
 # Stop it with scripts/dockerd-down.sh (same env).
 # Note: dockerd still creates /run/docker/ (plugin discovery is hard-wired to
 # /run/docker/plugins); the system docker socket /var/run/docker.sock is not.
@@ -83,11 +85,13 @@ start_dockerd() {
   # this key in the config file, not as a flag; newer dockerd ignores it).
   printf '{"deprecated-key-path": "%s/key.json"}\n' "$DATA_ROOT" > "$conf"
 
-  local extra=()
+  local extra=() netns=()
   if [ "${DOCKERD_DEBUG:-0}" = 1 ]; then extra+=(--debug); fi
+  # nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup mounts dockerd needs.
+  if [ -n "${DOCKERD_NETNS:-}" ]; then netns=(nsenter "--net=/run/netns/$DOCKERD_NETNS"); fi
 
   # setsid: dockerd must not die with the caller's terminal/process group.
-  setsid nohup /usr/sbin/dockerd \
+  setsid nohup "${netns[@]}" /usr/sbin/dockerd \
     --config-file "$conf" \
     --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false \
     --bridge=none \

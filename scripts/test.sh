@@ -37,7 +37,9 @@
 #           scripts/managed-plugin.sh (ping, disable refused, kill -9, upgrade)
 #           and the container image of scripts/container-image.sh
 #   swarm   tests/e2e/docker-swarm.sh: the managed plugin in global scope in a
-#           one-node swarm (dnsrr service, scale, dockerd restart, clean state)
+#           one-node swarm (dnsrr service, scale, dockerd restart, clean state);
+#           the neutron stage runs it on Neutron too, then tests/e2e/swarm-3node.sh
+#           (three dockerds in network namespaces, one Neutron)
 #   neutron a real Neutron 29 on 127.0.0.1:9696 (scripts/neutron-up.sh; cold
 #           start 80 s to 3 min from PyPI), then tests/e2e/docker-neutron.sh
 #           (real dockerd + our plugin with backend = neutron, interop with
@@ -192,6 +194,7 @@ stop_keystone() {
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
   SWARM_BACKEND=neutron bash tests/e2e/docker-swarm.sh
+  bash tests/e2e/swarm-3node.sh
   bash tests/e2e/bootstrap.sh
   # Enforced: at most 12 Neutron requests per lifecycle (deterministic, and
   # counted until our background deletes are done), and a median time until
