@@ -20,6 +20,27 @@ fn run_with_config(dir: &std::path::Path, text: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// `kuryr serve` on the embedded backend with its state and lock in `dir`, plus the
+/// `[DEFAULT]` lines in `extra`.
+fn serve_embedded(dir: &std::path::Path, extra: &str) -> std::process::Child {
+    let config = dir.join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nlock_file = {}\n{extra}",
+            dir.join("state").display(),
+            dir.join("kuryr.lock").display()
+        ),
+    )
+    .unwrap();
+    Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,23 +50,13 @@ fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
         .unwrap()
         .port();
     let spec_dir = dir.path().join("plugins");
-    let config = dir.path().join("kuryr.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\nlock_file = {}\n",
-            dir.path().join("state").display(),
-            spec_dir.display(),
-            dir.path().join("kuryr.lock").display()
+    let mut child = serve_embedded(
+        dir.path(),
+        &format!(
+            "kuryr_uri = http://127.0.0.1:{port}\nspec_dir = {}\n",
+            spec_dir.display()
         ),
-    )
-    .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config-file"])
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    );
     let spec = spec_dir.join("kuryr.spec");
     let mut reply = String::new();
     for _ in 0..200 {
@@ -381,23 +392,10 @@ fn a_sigterm_as_soon_as_the_socket_exists_is_a_clean_stop() {
     for round in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("kuryr.sock");
-        let config = dir.path().join("kuryr.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "[DEFAULT]\nbackend = embedded\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
-                dir.path().join("state").display(),
-                socket.display(),
-                dir.path().join("kuryr.lock").display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config-file"])
-            .arg(&config)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = serve_embedded(
+            dir.path(),
+            &format!("kuryr_uri = unix://{}\n", socket.display()),
+        );
         let mut seen = false;
         for _ in 0..20_000 {
             if socket.exists() {
