@@ -17,6 +17,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$ROOT/tests/e2e/lib.sh"
+# remove_test_objects (containers and networks labelled $LABEL)
+# shellcheck source-path=SCRIPTDIR source=harness.sh
+. "$ROOT/tests/e2e/harness.sh"
 # shellcheck source-path=SCRIPTDIR source=packaging.sh
 . "$ROOT/tests/e2e/packaging.sh"
 
@@ -42,21 +45,11 @@ plugin_pid() {
   done
 }
 
-remove_objects() {
-  local ids
-  ids="$(d ps -aq --filter "label=$LABEL" 2>/dev/null || true)"
-  # shellcheck disable=SC2086  # one id per word
-  [ -z "$ids" ] || d rm -f $ids >/dev/null 2>&1 || true
-  ids="$(d network ls -q --filter "label=$LABEL" 2>/dev/null || true)"
-  # shellcheck disable=SC2086
-  [ -z "$ids" ] || d network rm $ids >/dev/null 2>&1 || true
-}
-
 cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  remove_objects
+  remove_test_objects
   d rm -f kuryr-e2e-ctr >/dev/null 2>&1
   d plugin disable -f "$PLUGIN" >/dev/null 2>&1
   d plugin rm -f "$PLUGIN" >/dev/null 2>&1
@@ -136,7 +129,7 @@ scenario_managed() {
   assert_no_dups "addresses after the upgrade (allocations kept)" "$a1" "$a2" "$a3" "$a4"
   check "kmp-4 pings kmp-2" pings kmp-4 "$a2"
 
-  remove_objects
+  remove_test_objects
   assert_ok d plugin disable "$PLUGIN"
   assert_eq 0 "$(store_objects)" "the plugin's store is empty after network rm (pools, addresses, networks, endpoints)"
 }
@@ -159,7 +152,7 @@ scenario_container() {
   a1="$(ip_of kct-1 kct-a)"; a2="$(ip_of kct-2 kct-a)"
   assert_in4 "$a1" 10.79.0.0/24
   check "kct-1 pings kct-2 ($a2)" pings kct-1 "$a2"
-  remove_objects
+  remove_test_objects
   assert_ok d stop -t 10 kuryr-e2e-ctr
   check "the socket is removed when the container stops" \
     bash -c "! test -e /run/docker/plugins/kuryr.sock"
