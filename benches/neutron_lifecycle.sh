@@ -15,7 +15,8 @@
 #    (process_external_connectivity = False, enable_dhcp = False), spec file in
 #    a temp dir: dockerd never sees either plugin
 #  - one warm-up lifecycle each (not counted), then RUNS lifecycles each,
-#    alternating py / ours, each with COUNT_NEUTRON_LOG (Neutron's uWSGI log)
+#    back to back in pairs (py first in odd runs, ours first in even ones),
+#    each with COUNT_NEUTRON_LOG (Neutron's uWSGI log)
 #    so every run reports how many Neutron API requests it caused
 #  - prints a table: Neutron requests per lifecycle (all runs; should be
 #    constant, and include the deletes ours runs after answering Docker),
@@ -28,8 +29,8 @@
 #
 # Exit status: 1 if a lifecycle failed; with BENCH_ENFORCE=1 (default) also 1
 # if ours made more than $BENCH_MAX_REQUESTS Neutron requests in a lifecycle
-# or its median time until clean exceeds $BENCH_MAX_CLEAN_RATIO times
-# kuryr-py's.
+# or the median over runs of its time until clean divided by kuryr-py's in the
+# same run exceeds $BENCH_MAX_CLEAN_RATIO.
 # Neutron may be shared: requests made by others during a run are counted too
 # (the table then shows them as "not constant").
 #
@@ -160,7 +161,7 @@ one() {
     echo "$impl" >> "$WORK/failures"
     return 0
   fi
-  [ "$label" = warm-up ] || echo "$impl $req $wall $settled ${delnet:-0}" >> "$WORK/results"
+  [ "$label" = warm-up ] || echo "$impl $req $wall $settled ${delnet:-0} ${label#run }" >> "$WORK/results"
 }
 
 report() {
@@ -168,9 +169,11 @@ report() {
 import statistics, sys
 path, max_req, max_clean_ratio, enforce, only = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
 rows = {}
+by_run = {}
 for line in open(path):
-    impl, req, wall, settled, delnet = line.split()
+    impl, req, wall, settled, delnet, run = line.split()
     rows.setdefault(impl, []).append((int(req), float(wall), float(settled), float(delnet)))
+    by_run.setdefault(run, {})[impl] = float(settled)
 print()
 print("wall: what Docker waits for (the lifecycle's calls); clean: until Neutron holds")
 print("nothing of it (what everyone but dockerd sees); DeleteNetwork: that call alone")
@@ -192,14 +195,22 @@ for impl in ("py", "ours"):
     print(f"{impl:<6} {len(r):>4}  {rs:<30} {min(w):>11.3f} {med[impl]:>8.3f} {max(w):>8.3f} {clean[impl]:>13.3f} {delnet[impl]:>21.3f}")
 bad = []
 if "py" in med and "ours" in med:
+    # The guard compares each run's pair (py and ours back to back, so under the
+    # same machine load) and takes the median of those ratios: a ratio of two
+    # medians drifts with load that changes during the bench (CI saw 0.31 and
+    # 0.43 on the same code), a paired ratio much less.
+    paired = sorted(r["ours"] / r["py"] for r in by_run.values() if "ours" in r and "py" in r)
+    pair_med = statistics.median(paired)
     print(f"ratio ours/py: Neutron requests {reqs['ours'] / reqs['py']:.2f}, "
           f"median wall {med['ours'] / med['py']:.2f}, "
-          f"median until clean {clean['ours'] / clean['py']:.2f} (limit {max_clean_ratio:g}), "
+          f"median until clean {clean['ours'] / clean['py']:.2f}, "
           f"median DeleteNetwork {delnet['ours'] / max(delnet['py'], 1e-6):.2f}")
+    print(f"until clean, per run (paired): {' '.join(f'{x:.2f}' for x in paired)}; "
+          f"median {pair_med:.2f} (limit {max_clean_ratio:g})")
     if reqs["ours"] > max_req:
         bad.append(f"ours made {reqs['ours']} Neutron requests in a lifecycle (limit {max_req})")
-    if clean["ours"] > max_clean_ratio * clean["py"]:
-        bad.append(f"ours' median until clean {clean['ours']:.3f} s exceeds {max_clean_ratio:g} x kuryr-py's {clean['py']:.3f} s")
+    if pair_med > max_clean_ratio:
+        bad.append(f"ours' paired median until clean is {pair_med:.2f} x kuryr-py's, above {max_clean_ratio:g}")
 elif "ours" in reqs and reqs["ours"] > max_req:
     bad.append(f"ours made {reqs['ours']} Neutron requests in a lifecycle (limit {max_req})")
 for b in bad:
@@ -234,8 +245,13 @@ main() {
   local i impl
   echo "Neutron lifecycle benchmark: ${impls[*]}, 1 warm-up + $RUNS runs each (scripts/kuryr-lifecycle.sh)"
   for impl in "${impls[@]}"; do one "$impl" warm-up; done
+  # Odd runs py first, even runs ours first, so neither always runs in the
+  # wake of the other's deletes.
+  local order=("${impls[@]}") rev=()
+  for ((i = ${#impls[@]} - 1; i >= 0; i--)); do rev+=("${impls[$i]}"); done
   for i in $(seq 1 "$RUNS"); do
-    for impl in "${impls[@]}"; do one "$impl" "run $i"; done
+    if (( i % 2 )); then order=("${impls[@]}"); else order=("${rev[@]}"); fi
+    for impl in "${order[@]}"; do one "$impl" "run $i"; done
   done
   local rc=0
   if [ -s "$WORK/results" ]; then report || rc=$?; fi
