@@ -127,6 +127,8 @@ pub const BINDING_KEYS: &[&str] = &[
     "driver",
     "enabled_drivers",
     "link_iface",
+    // New: the VM's own port for nested mode, instead of finding it by link_iface's MAC.
+    "vm_port",
 ];
 
 /// Old `[neutron]` names and the name that replaced them. keystoneauth

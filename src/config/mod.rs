@@ -8,6 +8,7 @@
 //! [`Env`], so tests pass a map. `Config` has no `Default`; each default is a
 //! named constant next to the code that parses the option.
 
+mod drivers;
 mod env;
 mod error;
 mod keys;
@@ -21,9 +22,12 @@ mod values;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_drivers;
 
 use std::path::{Path, PathBuf};
 
+pub use drivers::{NestedDriver, Nesting};
 pub use env::{Env, ProcessEnv};
 pub use error::{ConfigError, Invalid, Warning};
 pub use listen::{DEFAULT_HTTP_PORT, DEFAULT_KURYR_URI, Listen};
@@ -76,6 +80,8 @@ pub struct Config {
     pub subnetpool_name_prefix: String,
     /// `[neutron]`, for the Neutron backend.
     pub neutron: NeutronSection,
+    /// Nested (VM) mode: `None` is the veth driver.
+    pub nesting: Option<Nesting>,
 }
 
 /// The plugin's capability scope (`capability_scope`), as the driver reports it.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::ipam::DefaultPool;
 
-fn no_env() -> HashMap<String, String> {
+pub(super) fn no_env() -> HashMap<String, String> {
     HashMap::new()
 }
 
@@ -18,14 +18,14 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-fn load_str(text: &str) -> Loaded {
+pub(super) fn load_str(text: &str) -> Loaded {
     match from_ini_str(text, "test.conf", &no_env()) {
         Ok(loaded) => loaded,
         Err(e) => panic!("{e}"),
     }
 }
 
-fn invalid(text: &str, env: &HashMap<String, String>) -> Vec<Invalid> {
+pub(super) fn invalid(text: &str, env: &HashMap<String, String>) -> Vec<Invalid> {
     match from_ini_str(text, "test.conf", env) {
         Err(ConfigError::Invalid(list)) => list,
         other => panic!("expected Invalid, got {other:?}"),
@@ -36,7 +36,7 @@ fn tcp(s: &str) -> Listen {
     Listen::Tcp(s.parse::<SocketAddr>().unwrap())
 }
 
-fn warning_keys(loaded: &Loaded) -> Vec<(String, String)> {
+pub(super) fn warning_keys(loaded: &Loaded) -> Vec<(String, String)> {
     loaded
         .warnings
         .iter()
@@ -421,31 +421,6 @@ fn enable_ssl_true_is_invalid_false_is_fine() {
             .warnings
             .is_empty()
     );
-}
-
-#[test]
-fn non_veth_drivers_warn() {
-    let quiet = load_str(
-        "[DEFAULT]\ndefault_port_driver = kuryr_libnetwork.port_driver.drivers.veth\n\
-         port_driver = veth\nenabled_port_drivers = kuryr_libnetwork.port_driver.drivers.veth\n\
-         [binding]\ndefault_driver = kuryr.lib.binding.drivers.veth\nlink_iface =\n",
-    );
-    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
-
-    let loud = load_str(
-        "[DEFAULT]\ndefault_port_driver = sriov\n\
-         [binding]\ndriver = kuryr.lib.binding.drivers.hw_veb\nlink_iface = eth0\n",
-    );
-    assert_eq!(
-        warning_keys(&loud),
-        [
-            ("DEFAULT".to_owned(), "default_port_driver".to_owned()),
-            ("binding".to_owned(), "driver".to_owned()),
-            ("binding".to_owned(), "driver".to_owned()),
-            ("binding".to_owned(), "link_iface".to_owned()),
-        ]
-    );
-    assert!(loud.warnings[2].message.contains("hw_veb"));
 }
 
 #[test]

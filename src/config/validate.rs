@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::env::Env;
 use super::error::{Invalid, Warning};
-use super::keys::{self, BINDING_ALIASES, NEUTRON_ALIASES};
+use super::keys::{self, NEUTRON_ALIASES};
 use super::listen::{DEFAULT_KURYR_URI, Listen, parse_listen};
 use super::neutron::{self, Kind, NeutronSection, REDACTED};
 use super::pools::{DEFAULT_ADDRESS_POOLS, parse_pools};
@@ -62,10 +62,6 @@ const LOG_LEVELS: &[(&str, LogLevel)] = &[
     ("trace", LogLevel::Trace),
 ];
 
-/// Driver values that name what we implement, short or as a module path.
-const VETH_PORT_DRIVERS: &[&str] = &["veth", "kuryr_libnetwork.port_driver.drivers.veth"];
-const VETH_BINDING_DRIVERS: &[&str] = &["veth", "kuryr.lib.binding.drivers.veth"];
-
 /// Turn a parsed file into a [`Config`], or the full list of what is wrong.
 pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>), Vec<Invalid>> {
     let mut c = Checker {
@@ -116,6 +112,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         .map(|v| v.unwrap_or_else(|| DEFAULT_SUBNETPOOL_PREFIX.to_owned()));
     let neutron = c.neutron();
     let backend = c.backend(&neutron);
+    let nesting = c.nesting(backend);
     c.check_unimplemented();
 
     let (
@@ -135,6 +132,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         Some(allow_remote_listen),
         Some(socket_group),
         Some(lock_file),
+        Some(nesting),
     ) = (
         listen,
         capability_scope,
@@ -152,6 +150,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         allow_remote_listen,
         socket_group,
         lock_file,
+        nesting,
     )
     else {
         return Err(c.invalid);
@@ -177,11 +176,12 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         bindir,
         subnetpool_name_prefix,
         neutron,
+        nesting,
     };
     Ok((config, c.warnings))
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     raw: &'a RawConfig,
     env: &'a dyn Env,
     invalid: Vec<Invalid>,
@@ -189,11 +189,17 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn value(&self, section: &str, key: &str) -> Option<&str> {
+    pub(super) fn value(&self, section: &str, key: &str) -> Option<&str> {
         self.raw.get(section, key).map(|e| e.value.as_str())
     }
 
-    fn invalid(&mut self, section: &str, key: &str, value: &str, message: impl Into<String>) {
+    pub(super) fn invalid(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &str,
+        message: impl Into<String>,
+    ) {
         let value = if keys::is_secret(key) {
             REDACTED
         } else {
@@ -207,7 +213,7 @@ impl Checker<'_> {
         });
     }
 
-    fn warn(&mut self, section: &str, key: &str, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, section: &str, key: &str, message: impl Into<String>) {
         self.warnings.push(Warning {
             section: section.to_owned(),
             key: key.to_owned(),
@@ -504,48 +510,6 @@ impl Checker<'_> {
                     }
                 }
             }
-        }
-
-        // kuryr-libnetwork read the port driver before parsing the config
-        // (its defect B1), so every deployment effectively ran veth. Other
-        // values therefore warn instead of failing.
-        for key in ["port_driver", "default_port_driver"] {
-            if let Some(v) = self
-                .value(D, key)
-                .filter(|v| !VETH_PORT_DRIVERS.contains(v))
-            {
-                let msg = format!("only the veth port driver is implemented; {v:?} ignored");
-                self.warn(D, key, msg);
-            }
-        }
-
-        // `driver` is the old name of `default_driver`; oslo reads the new
-        // name first.
-        let mut driver = None;
-        for (old, new) in BINDING_ALIASES {
-            if self.value("binding", old).is_some() {
-                self.warn("binding", old, format!("deprecated name, use {new}"));
-            }
-            for key in [*new, *old] {
-                if driver.is_none() {
-                    driver = self.value("binding", key).map(|v| (key, v.to_owned()));
-                }
-            }
-        }
-        if let Some((key, v)) = driver.filter(|(_, v)| !VETH_BINDING_DRIVERS.contains(&v.as_str()))
-        {
-            let msg = format!("only the veth binding driver is implemented; {v:?} ignored");
-            self.warn("binding", key, msg);
-        }
-        if self
-            .value("binding", "link_iface")
-            .is_some_and(|v| !v.is_empty())
-        {
-            self.warn(
-                "binding",
-                "link_iface",
-                "ignored: nested (VM) binding drivers are not implemented",
-            );
         }
     }
 }

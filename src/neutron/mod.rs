@@ -12,6 +12,7 @@ mod options;
 mod redact;
 mod request;
 mod resources;
+mod trunks;
 mod types;
 
 #[cfg(test)]
@@ -276,6 +277,18 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, NeutronError> {
+        self.send_if_match(method, path, body, None).await
+    }
+
+    /// [`Client::send`] with an optional `If-Match` header (`revision_number=N`):
+    /// Neutron then answers 412 instead of applying an update made on a stale read.
+    pub(crate) async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Answer, NeutronError> {
         let mut retried = false;
         loop {
             let session = self.session().await?;
@@ -290,6 +303,9 @@ impl Client {
             }
             if let Some(body) = body {
                 request = request.json(body);
+            }
+            if let Some(condition) = if_match {
+                request = request.header("If-Match", condition);
             }
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
             let response = request

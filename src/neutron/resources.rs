@@ -17,7 +17,7 @@ pub const MAX_PAGES: usize = 1000;
 /// caller holds (often under a per-key lock) whatever the pages say.
 pub const MAX_ITEMS: usize = 100_000;
 
-fn decode<T: DeserializeOwned>(answer: &Answer, key: &str) -> Result<T, NeutronError> {
+pub(super) fn decode<T: DeserializeOwned>(answer: &Answer, key: &str) -> Result<T, NeutronError> {
     let value: Value = serde_json::from_str(&answer.body).map_err(|e| NeutronError::Decode {
         url: answer.url.clone(),
         message: e.to_string(),

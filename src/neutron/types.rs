@@ -154,8 +154,31 @@ pub struct Port {
     pub binding_profile: Value,
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Set when the port is a trunk's parent (the `trunk-details` extension).
     #[serde(default)]
-    pub trunk_details: Value,
+    pub trunk_details: Option<TrunkDetails>,
+    /// Bumped by Neutron on every change; an update sent with
+    /// `If-Match: revision_number=N` fails with 412 once it moved.
+    #[serde(default)]
+    pub revision_number: u64,
+    #[serde(default)]
+    pub port_security_enabled: Option<bool>,
+}
+
+/// A parent port's trunk and its subports.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct TrunkDetails {
+    pub trunk_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub sub_ports: Vec<SubPort>,
+}
+
+/// One subport of a trunk, as Neutron lists it and as `add_subports` takes it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SubPort {
+    pub port_id: String,
+    pub segmentation_type: String,
+    pub segmentation_id: u32,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
