@@ -33,6 +33,7 @@ fn vif(port: &str, vif_type: &str) -> Vif {
         mtu: Some(1450),
         vif_type: vif_type.into(),
         vif_details: json!({"port_filter": true}),
+        vlan: None,
     }
 }
 
@@ -403,6 +404,7 @@ fn script_vif_types_run_the_script_with_kuryr_libs_argv() {
         // Empty details are the literal None.
         b.bind(&Vif {
             vif_details: json!({}),
+            vlan: None,
             ..v.clone()
         })
         .await

@@ -36,6 +36,7 @@ fn vif(details: Value) -> Vif {
         mtu: Some(1450),
         vif_type: "ovs".into(),
         vif_details: details,
+        vlan: None,
     }
 }
 

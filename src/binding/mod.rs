@@ -46,6 +46,8 @@ pub struct Vif {
     pub vif_type: String,
     /// The port's `binding:vif_details`.
     pub vif_details: serde_json::Value,
+    /// The segmentation id in VLAN nested mode (the port is a trunk subport).
+    pub vlan: Option<u16>,
 }
 
 /// Host-wide settings of the binding, from `kuryr.conf`.
@@ -85,6 +87,11 @@ pub trait Binder: Send + Sync + 'static {
     /// Unplug by vif_type, then delete the veth. A missing veth or port is
     /// success. Every step is tried and all errors are reported together.
     async fn unbind(&self, vif: &Vif) -> Result<(), BindError>;
+    /// The MAC of the link nested (VM) mode hangs containers on, lowercase, which
+    /// finds the VM's own Neutron port; `None` for binders without one.
+    async fn link_mac(&self) -> Result<Option<String>, BindError> {
+        Ok(None)
+    }
 }
 
 /// Refuses the vif_types that mean Neutron did not bind the port to this

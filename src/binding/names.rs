@@ -92,6 +92,7 @@ mod tests {
             mtu: None,
             vif_type: "tap".into(),
             vif_details: serde_json::Value::Null,
+            vlan: None,
         }
     }
 

@@ -228,6 +228,7 @@ mod tests {
             mtu: None,
             vif_type: "ovs".into(),
             vif_details: json!({"port_filter": true}),
+            vlan: None,
         }
     }
 

@@ -23,6 +23,8 @@ struct State {
     bound: BTreeSet<String>,
     fail_next_bind: bool,
     fail_next_unbind: bool,
+    /// Set by [`RecordingBinder::nested`]: the VM NIC's MAC.
+    link_mac: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +41,14 @@ impl RecordingBinder {
     /// from the assertions that follow.
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A binder for nested (VM) mode, whose link has MAC `link_mac`: like the real
+    /// one it binds ports Neutron left unbound.
+    pub fn nested(link_mac: &str) -> RecordingBinder {
+        let b = RecordingBinder::default();
+        b.state().link_mac = Some(link_mac.to_ascii_lowercase());
+        b
     }
 
     /// The next `bind` fails (and binds nothing); later ones succeed again.
@@ -70,7 +80,9 @@ impl Binder for RecordingBinder {
         if std::mem::take(&mut state.fail_next_bind) {
             return Err(BindError::Injected("bind", vif.port_id.clone()));
         }
-        refuse_unbound(vif)?;
+        if state.link_mac.is_none() {
+            refuse_unbound(vif)?;
+        }
         state.bound.insert(vif.port_id.clone());
         Ok(())
     }
@@ -83,6 +95,10 @@ impl Binder for RecordingBinder {
         }
         state.bound.remove(&vif.port_id);
         Ok(())
+    }
+
+    async fn link_mac(&self) -> Result<Option<String>, BindError> {
+        Ok(self.state().link_mac.clone())
     }
 }
 
@@ -100,6 +116,7 @@ mod tests {
             mtu: Some(1450),
             vif_type: vif_type.into(),
             vif_details: serde_json::json!({"port_filter": true}),
+            vlan: None,
         }
     }
 

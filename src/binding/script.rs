@@ -268,6 +268,7 @@ mod tests {
             mtu: Some(1450),
             vif_type: "midonet".into(),
             vif_details: details,
+            vlan: None,
         }
     }
 

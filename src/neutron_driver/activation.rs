@@ -17,7 +17,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// Polls the port every second until ACTIVE. Gives the port back with the error, so
 /// the caller can undo what it did to it.
 pub async fn wait_active(d: &NeutronDriver, port: Port) -> Result<Port, (Port, Error)> {
-    if !d.settings.wait_active || port.status == ACTIVE {
+    // Nested ports are never bound, so nothing would make them ACTIVE.
+    if !d.settings.wait_active || d.nested.is_some() || port.status == ACTIVE {
         return Ok(port);
     }
     let started = Instant::now();

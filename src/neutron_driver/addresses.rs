@@ -128,7 +128,11 @@ async fn port_for(
         // slow part of a port update (bug 1809306), and CreateEndpoint then only sets
         // the device id, concurrently with its tags and the plug. Only with Docker's
         // MAC: a bound port's MAC cannot change later.
-        binding_host_id: mac.as_ref().map(|_| d.settings.host.clone()),
+        // Nested mode's ports stay unbound: the VM's port carries their traffic.
+        binding_host_id: mac
+            .as_ref()
+            .filter(|_| d.nested.is_none())
+            .map(|_| d.settings.host.clone()),
         device_owner: mac.as_ref().map(|_| names::DEVICE_OWNER.to_string()),
         ..PortCreate::default()
     };

@@ -74,7 +74,7 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
         0 => {
             let port = make_port(d, &net, &eid, &wanted, docker_mac.as_deref()).await?;
             let vif = vif_of(&port, &eid, net.mtu);
-            if let Err(e) = plug(d, &vif).await {
+            if let Err(e) = plug(d, &vif, &port).await {
                 undo(d, &port, None, &vif).await;
                 return Err(e);
             }
@@ -91,7 +91,7 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
         Ok(port) => port,
         Err((port, e)) => {
             undo(d, &port, before.as_ref(), &vif).await;
-            if let Err(error) = d.binder.unbind(&vif).await {
+            if let Err(error) = unplug(d, &vif, &ips_of(&port)).await {
                 tracing::warn!(%error, "unplugging after a failed CreateEndpoint");
             }
             return Err(e);
@@ -111,6 +111,7 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
         security_groups: port.security_groups.clone(),
         exposed_groups: Some(Vec::new()),
         vif,
+        ips: ips_of(&port),
         subnets,
         network_subnets: net.subnets.clone(),
     };
@@ -290,13 +291,15 @@ async fn make_port(
 /// endpoint is identified by its tags, which is how both implementations look it up.
 fn port_update(
     port: &Port,
-    host: &str,
+    host: Option<&str>,
     eid: &str,
     wanted: &[(SubnetInfo, IpAddr)],
     mac: Option<&str>,
 ) -> PortUpdate {
     let mut update = PortUpdate::default();
-    if port.binding_host_id != host {
+    if let Some(host) = host
+        && port.binding_host_id != host
+    {
         update.binding_host_id = Some(host.to_string());
         update.device_owner = Some(names::DEVICE_OWNER.to_string());
     }
@@ -357,7 +360,9 @@ async fn attach(
     mac: Option<&str>,
     mtu: Option<u32>,
 ) -> Result<(Port, Vif), Error> {
-    let update = port_update(port, &d.settings.host, eid, wanted, mac);
+    // Nested ports are never bound: the VM's port carries their traffic.
+    let host = d.nested.is_none().then_some(d.settings.host.as_str());
+    let update = port_update(port, host, eid, wanted, mac);
     let tags = endpoint_tags(port, eid);
     let rebinds = update.binding_host_id.is_some()
         || update.mac_address.is_some()
@@ -391,7 +396,7 @@ async fn attach(
             undo(d, &bound, Some(port), &vif).await;
             return Err(e.into());
         }
-        if let Err(e) = plug(d, &vif).await {
+        if let Err(e) = plug(d, &vif, &bound).await {
             undo(d, &bound, Some(port), &vif).await;
             return Err(e);
         }
@@ -399,7 +404,7 @@ async fn attach(
         return Ok((bound, vif));
     }
     let vif = vif_of(port, eid, mtu);
-    let (updated, tagged, plugged) = tokio::join!(send_update, send_tags, plug(d, &vif));
+    let (updated, tagged, plugged) = tokio::join!(send_update, send_tags, plug(d, &vif, port));
     let mut errors: Vec<Error> = Vec::new();
     let bound = updated.map_err(|e| errors.push(e.into())).ok();
     if let Err(e) = tagged {
@@ -412,7 +417,7 @@ async fn attach(
             Ok((bound, vif))
         }
         _ => {
-            if plugged && let Err(error) = d.binder.unbind(&vif).await {
+            if plugged && let Err(error) = unplug(d, &vif, &ips_of(port)).await {
                 tracing::warn!(%error, "unplugging after a failed CreateEndpoint");
             }
             undo(d, port, Some(port), &vif).await;
@@ -435,11 +440,29 @@ fn vif_of(port: &Port, eid: &str, mtu: Option<u32>) -> Vif {
         mtu,
         vif_type: port.binding_vif_type.clone(),
         vif_details: port.binding_vif_details.clone(),
+        vlan: None,
     }
 }
 
 /// Plugs the host side, refusing ports Neutron could not bind (B14: wrong host name).
-async fn plug(d: &NeutronDriver, vif: &Vif) -> Result<(), Error> {
+/// In nested mode the port is first made reachable through the VM's port, and that
+/// is undone if the plug fails.
+async fn plug(d: &NeutronDriver, vif: &Vif, port: &Port) -> Result<(), Error> {
+    if let Some(nested) = &d.nested {
+        let vlan = nested.attach(d, port).await?;
+        let vif = Vif {
+            vlan,
+            ..vif.clone()
+        };
+        let Err(e) = d.binder.bind(&vif).await else {
+            return Ok(());
+        };
+        let mut errors = vec![Error::from(e)];
+        if let Err(undo) = nested.detach(d, &port.id, &ips_of(port), &vif.mac).await {
+            errors.push(undo);
+        }
+        return Err(Error::all(errors));
+    }
     if !pluggable(&vif.vif_type) {
         return Err(Error::Unsupported(format!(
             "Neutron did not bind port {} to host {:?} (binding:vif_type {:?}); \
@@ -454,6 +477,28 @@ async fn plug(d: &NeutronDriver, vif: &Vif) -> Result<(), Error> {
         )));
     }
     d.binder.bind(vif).await.map_err(Error::from)
+}
+
+/// Undoes [`plug`]: the host side, then in nested mode the VM port's pair or
+/// subport. Both are tried; every error is reported.
+async fn unplug(d: &NeutronDriver, vif: &Vif, ips: &[IpAddr]) -> Result<(), Error> {
+    let mut errors: Vec<Error> = Vec::new();
+    if let Err(e) = d.binder.unbind(vif).await {
+        errors.push(e.into());
+    }
+    if let Some(nested) = &d.nested
+        && let Err(e) = nested.detach(d, &vif.port_id, ips, &vif.mac).await
+    {
+        errors.push(e);
+    }
+    Error::from_all(errors)
+}
+
+fn ips_of(port: &Port) -> Vec<IpAddr> {
+    port.fixed_ips
+        .iter()
+        .filter_map(|f| f.ip_address.parse().ok())
+        .collect()
 }
 
 /// Rollback of CreateEndpoint: a port it made is deleted, a port it bound gets its
@@ -511,6 +556,7 @@ pub(super) async fn endpoint(
         security_groups: port.security_groups.clone(),
         exposed_groups: None,
         vif: vif_of(&port, eid, net.mtu),
+        ips: ips_of(&port),
         subnets,
         network_subnets: net.subnets.clone(),
     };
@@ -528,8 +574,8 @@ pub async fn delete(d: &NeutronDriver, nid: &str, eid: &str) -> Result<(), Error
         Err(e) => return Err(e),
     };
     let mut errors: Vec<Error> = Vec::new();
-    if let Err(e) = d.binder.unbind(&info.vif).await {
-        errors.push(e.into());
+    if let Err(e) = unplug(d, &info.vif, &info.ips).await {
+        errors.push(e);
     }
     if info.existing {
         let ours = names::id_tags(eid);

@@ -19,6 +19,7 @@ mod exposure;
 mod locks;
 mod lookup;
 mod names;
+mod nested;
 mod networks;
 mod options;
 mod pools;
@@ -60,6 +61,8 @@ pub struct NeutronDriver {
     locks: KeyedLocks,
     probed: OnceCell<()>,
     teardown: Arc<Teardown>,
+    /// Nested (VM) mode's hold on the VM port; `None` in the usual veth mode.
+    nested: Option<nested::Nested>,
 }
 
 impl NeutronDriver {
@@ -72,6 +75,7 @@ impl NeutronDriver {
     ) -> Result<NeutronDriver, StoreError> {
         let journal = settings.state_dir.join(teardown::JOURNAL_FILE);
         let teardown = Teardown::start(client.clone(), &journal, &settings.host)?;
+        let settings_nesting = settings.nesting.clone();
         Ok(NeutronDriver {
             client,
             settings,
@@ -80,6 +84,7 @@ impl NeutronDriver {
             locks: KeyedLocks::default(),
             probed: OnceCell::new(),
             teardown,
+            nested: settings_nesting.map(nested::Nested::new),
         })
     }
 

@@ -29,6 +29,8 @@ pub struct Settings {
     pub binding: BindingSettings,
     /// `[DEFAULT] state_dir`: the teardown journal lives here.
     pub state_dir: PathBuf,
+    /// Nested (VM) mode, from the port and binding drivers; `None` is veth.
+    pub nesting: Option<crate::config::Nesting>,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             wait_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
             binding,
             state_dir: config.state_dir.clone(),
+            nesting: config.nesting.clone(),
         }
     }
 

@@ -90,6 +90,8 @@ pub struct EndpointInfo {
     /// Security groups created for exposed ports; `None` when unknown (after a restart).
     pub exposed_groups: Option<Vec<String>>,
     pub vif: Vif,
+    /// The port's addresses (nested mode's allowed-address pairs carry them).
+    pub ips: Vec<IpAddr>,
     /// The subnets holding the port's addresses.
     pub subnets: Vec<SubnetInfo>,
     /// Every subnet of the network, for Join's static routes.

@@ -1,0 +1,339 @@
+//! Nested (VM) mode's Neutron side against a REAL Neutron (scripts/neutron-up.sh):
+//! the VM's own port found by its NIC's MAC, container addresses added to and removed
+//! from its allowed-address pairs (macvlan), and container ports made subports of its
+//! trunk (VLAN, when Neutron has the `trunk` extension). The host side is the
+//! recording binder's; tests/e2e/docker-nested.sh runs the real one under dockerd.
+//! Like tests/neutron_real.rs, these fail when Neutron does not answer unless
+//! KURYR_SKIP_NEUTRON=1 asks to skip.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use kuryr::api::network::JoinRequest;
+use kuryr::binding::{BindOp, RecordingBinder};
+use kuryr::neutron::{
+    AddressPair, Client, FixedIpRequest, Kind, Network, NetworkCreate, Port, PortCreate,
+    PortUpdate, Query, Subnet, SubnetCreate,
+};
+use kuryr::neutron_driver::NeutronDriver;
+
+#[path = "support/wire_calls.rs"]
+mod wire_calls;
+use wire_calls::WireCalls;
+
+#[path = "support/neutron_rig.rs"]
+mod neutron_rig;
+use neutron_rig::*;
+
+const MACVLAN: &str =
+    "[binding]\ndefault_driver = kuryr.lib.binding.drivers.macvlan\nlink_iface = eth-vm\n";
+
+/// The VM: a network, a subnet and the VM's own port (port security on, one pair of
+/// the user's own that must survive everything).
+struct Vm {
+    network: String,
+    port: Port,
+}
+
+const USER_PAIR: &str = "192.0.2.99";
+
+async fn vm(c: &Client, n: u8) -> Vm {
+    let net: Network = c
+        .create(&NetworkCreate {
+            name: Some(format!("kuryr-test-vm-{}", docker_id())),
+            ..NetworkCreate::default()
+        })
+        .await
+        .unwrap();
+    let subnet: Subnet = c
+        .create(&SubnetCreate {
+            network_id: net.id.clone(),
+            ip_version: 4,
+            cidr: Some(cidr(n)),
+            enable_dhcp: Some(false),
+            ..SubnetCreate::default()
+        })
+        .await
+        .unwrap();
+    let port: Port = c
+        .create(&PortCreate {
+            network_id: net.id.clone(),
+            name: Some("kuryr-test-vm-port".into()),
+            fixed_ips: Some(vec![FixedIpRequest {
+                subnet_id: Some(subnet.id),
+                ip_address: None,
+            }]),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    let port: Port = c
+        .update(
+            &port.id,
+            &PortUpdate {
+                allowed_address_pairs: Some(vec![user_pair()]),
+                ..PortUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    Vm {
+        network: net.id,
+        port,
+    }
+}
+
+fn user_pair() -> AddressPair {
+    AddressPair {
+        ip_address: USER_PAIR.into(),
+        mac_address: Some("02:00:00:00:00:99".into()),
+    }
+}
+
+impl Vm {
+    async fn pairs(&self, c: &Client) -> BTreeSet<(String, String)> {
+        let port: Port = c.get(&self.port.id).await.unwrap();
+        port.allowed_address_pairs
+            .into_iter()
+            .map(|p| (p.ip_address, p.mac_address.unwrap_or_default()))
+            .collect()
+    }
+
+    async fn remove(self, c: &Client) {
+        c.delete(Kind::Ports, &self.port.id).await.unwrap();
+        c.delete(Kind::Networks, &self.network).await.unwrap();
+    }
+}
+
+/// A nested-mode driver whose "link_iface" has the VM port's MAC.
+async fn nested_rig(vm: &Vm, conf: &str) -> Option<Rig> {
+    rig_with_binder(conf, RecordingBinder::nested(&vm.port.mac_address)).await
+}
+
+fn ep_mac(n: u8, i: u8) -> String {
+    format!(
+        "02:43:{:02x}:{:02x}:{n:02x}:{i:02x}",
+        std::process::id() % 256,
+        (std::process::id() >> 8) % 256
+    )
+}
+
+/// RequestAddress and CreateEndpoint for endpoint `i`: (EndpointID, address).
+async fn endpoint(
+    d: &NeutronDriver,
+    nid: &str,
+    pool_id: &str,
+    n: u8,
+    i: u8,
+) -> Result<(String, IpAddr), (String, IpAddr, kuryr::Error)> {
+    let mac = ep_mac(n, i);
+    let a = d
+        .request_address(addr_req(pool_id, None, &[(MACKEY, &mac)]))
+        .await
+        .unwrap();
+    let ip: IpAddr = a.address.addr();
+    let eid = docker_id();
+    match d
+        .create_endpoint(ep_req(
+            nid,
+            &eid,
+            Some(&a.address.to_string()),
+            None,
+            Some(&mac),
+        ))
+        .await
+    {
+        Ok(_) => Ok((eid, ip)),
+        Err(e) => Err((eid, ip, e)),
+    }
+}
+
+fn pair(ip: IpAddr, mac: &str) -> (String, String) {
+    (ip.to_string(), mac.to_string())
+}
+
+#[tokio::test]
+async fn macvlan_endpoints_are_pairs_of_the_vm_port_and_nothing_else_moves() {
+    let check = match rig().await {
+        Some(r) => r.check,
+        None => return,
+    };
+    let vm = vm(&check, 60).await;
+    let Some(r) = nested_rig(&vm, MACVLAN).await else {
+        return;
+    };
+    let d = &r.driver;
+    let (nid, pool_id) = network(d, 61).await;
+    let (e1, ip1) = endpoint(d, &nid, &pool_id, 61, 1).await.unwrap();
+    let (e2, ip2) = endpoint(d, &nid, &pool_id, 61, 2).await.unwrap();
+    let user = (USER_PAIR.to_string(), "02:00:00:00:00:99".to_string());
+    assert_eq!(
+        vm.pairs(&check).await,
+        BTreeSet::from([
+            user.clone(),
+            pair(ip1, &ep_mac(61, 1)),
+            pair(ip2, &ep_mac(61, 2))
+        ]),
+        "the VM port has exactly the two containers' pairs besides the user's"
+    );
+    let ports: Vec<Port> = check
+        .list(&Query::new().eq("mac_address", &ep_mac(61, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0].binding_host_id, "", "nested ports stay unbound");
+    let join = d
+        .join(JoinRequest {
+            network_id: nid.clone(),
+            endpoint_id: e1.clone(),
+            sandbox_key: "/var/run/docker/netns/0123456789ab".into(),
+            options: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        join.interface_name.src_name,
+        format!("t_c{}", &ports[0].id[..11])
+    );
+    let bound: Vec<_> = r
+        .binder
+        .calls()
+        .into_iter()
+        .filter(|(op, _)| *op == BindOp::Bind)
+        .collect();
+    assert_eq!(bound.len(), 2, "one host-side bind per endpoint");
+    assert_eq!(bound[0].1.vlan, None);
+
+    // After a restart the VM port is found again, and the pair goes.
+    let d2 = r.restarted();
+    d2.delete_endpoint(ep(&nid, &e1)).await.unwrap();
+    d2.delete_endpoint(ep(&nid, &e1)).await.unwrap();
+    assert_eq!(
+        vm.pairs(&check).await,
+        BTreeSet::from([user.clone(), pair(ip2, &ep_mac(61, 2))])
+    );
+    d.delete_endpoint(ep(&nid, &e2)).await.unwrap();
+    assert_eq!(
+        vm.pairs(&check).await,
+        BTreeSet::from([user]),
+        "only the user's pair is left"
+    );
+    for ip in [ip1, ip2] {
+        release_address(d, &pool_id, ip).await;
+    }
+    release_and_delete(d, &nid, &pool_id).await;
+    settled(&d2).await;
+    no_ports_with(&check, &ep_mac(61, 1)).await;
+    vm.remove(&check).await;
+}
+
+/// Neutron's default `max_allowed_address_pair` is 10: with the user's pair, nine
+/// containers fit; the tenth fails with an error naming the limit, and once dockerd
+/// releases its address nothing of it is left.
+#[tokio::test]
+async fn the_pair_limit_is_a_clear_error_and_leaves_nothing() {
+    let check = match rig().await {
+        Some(r) => r.check,
+        None => return,
+    };
+    let vm = vm(&check, 62).await;
+    let Some(r) = nested_rig(&vm, MACVLAN).await else {
+        return;
+    };
+    let d = Arc::new(r.driver);
+    let (nid, pool_id) = network(&d, 63).await;
+    // Nine at once: concurrent endpoints must not lose each other's pairs.
+    let mut tasks = Vec::new();
+    for i in 1..=9u8 {
+        let (d, nid, pool_id) = (d.clone(), nid.clone(), pool_id.clone());
+        tasks.push(tokio::spawn(async move {
+            endpoint(&d, &nid, &pool_id, 63, i).await
+        }));
+    }
+    let mut made = Vec::new();
+    for t in tasks {
+        made.push(t.await.unwrap().map_err(|(_, _, e)| e.to_string()).unwrap());
+    }
+    assert_eq!(
+        vm.pairs(&check).await.len(),
+        10,
+        "the user's pair and nine containers'"
+    );
+    let (eid, ip, err) = endpoint(&d, &nid, &pool_id, 63, 10).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("max_allowed_address_pair"), "{text}");
+    assert!(!err.is_client_error() || text.contains("limit"), "{text}");
+    // dockerd's compensation for a failed CreateEndpoint.
+    d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+    release_address(&d, &pool_id, ip).await;
+    settled(&d).await;
+    no_ports_with(&check, &ep_mac(63, 10)).await;
+    assert_eq!(vm.pairs(&check).await.len(), 10, "the tenth left no pair");
+    for (eid, ip) in made {
+        d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+        release_address(&d, &pool_id, ip).await;
+    }
+    assert_eq!(
+        vm.pairs(&check).await.len(),
+        1,
+        "only the user's pair is left"
+    );
+    release_and_delete(&d, &nid, &pool_id).await;
+    vm.remove(&check).await;
+}
+
+/// Someone else changes the VM port between kuryr's read and its write: the write
+/// is refused (If-Match), kuryr reads again, and both changes stay.
+#[tokio::test]
+async fn a_change_by_someone_else_is_read_again_not_overwritten() {
+    let check = match rig().await {
+        Some(r) => r.check,
+        None => return,
+    };
+    let vm = vm(&check, 64).await;
+    let Some(r) = nested_rig(&vm, MACVLAN).await else {
+        return;
+    };
+    let d = &r.driver;
+    let (nid, pool_id) = network(d, 65).await;
+    let (e1, ip1) = endpoint(d, &nid, &pool_id, 65, 1).await.unwrap();
+    // kuryr now holds the VM port as it wrote it; change it behind its back.
+    let other = AddressPair {
+        ip_address: "192.0.2.98".into(),
+        mac_address: Some("02:00:00:00:00:98".into()),
+    };
+    let mut now: Vec<AddressPair> = check
+        .get::<Port>(&vm.port.id)
+        .await
+        .unwrap()
+        .allowed_address_pairs;
+    now.push(other.clone());
+    let _: Port = check
+        .update(
+            &vm.port.id,
+            &PortUpdate {
+                allowed_address_pairs: Some(now),
+                ..PortUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (e2, ip2) = endpoint(d, &nid, &pool_id, 65, 2).await.unwrap();
+    let pairs = vm.pairs(&check).await;
+    assert!(
+        pairs.contains(&("192.0.2.98".to_string(), "02:00:00:00:00:98".to_string())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&pair(ip1, &ep_mac(65, 1))) && pairs.contains(&pair(ip2, &ep_mac(65, 2))),
+        "{pairs:?}"
+    );
+    for (eid, ip) in [(e1, ip1), (e2, ip2)] {
+        d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+        release_address(d, &pool_id, ip).await;
+    }
+    assert_eq!(vm.pairs(&check).await.len(), 2, "the user's two pairs stay");
+    release_and_delete(d, &nid, &pool_id).await;
+    vm.remove(&check).await;
+}
