@@ -337,3 +337,208 @@ async fn a_change_by_someone_else_is_read_again_not_overwritten() {
     release_and_delete(d, &nid, &pool_id).await;
     vm.remove(&check).await;
 }
+
+const VLAN: &str = "[binding]\ndefault_driver = vlan\nlink_iface = eth-vm\n";
+
+/// Whether Neutron has trunks; without them the VLAN tests skip, unless
+/// KURYR_REQUIRE_TRUNK=1 (CI, whose rig loads the trunk plugin) makes that a failure.
+async fn has_trunks(c: &Client) -> bool {
+    if c.has_extension("trunk").await.unwrap() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("KURYR_REQUIRE_TRUNK").as_deref(),
+        Ok("1"),
+        "Neutron has no trunk extension (scripts/neutron-up.sh loads it)"
+    );
+    eprintln!("skipped: Neutron has no trunk extension");
+    false
+}
+
+/// `POST /v2.0/trunks` with `parent` (the client has no trunk create: kuryr never makes
+/// trunks, the VM's owner does).
+async fn make_trunk(parent: &str) -> String {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v2.0/trunks", url()))
+        .json(&serde_json::json!({"trunk": {"port_id": parent, "name": "kuryr-test-trunk"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["trunk"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_string()
+}
+
+async fn delete_trunk(id: &str) {
+    let status = reqwest::Client::new()
+        .delete(format!("{}/v2.0/trunks/{id}", url()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "DELETE trunk {id}: {status}");
+}
+
+/// (port id, VLAN id) of every subport of the VM port's trunk.
+async fn subports(c: &Client, vm: &Vm) -> BTreeSet<(String, u32)> {
+    let port: Port = c.get(&vm.port.id).await.unwrap();
+    port.trunk_details
+        .expect("the VM port is a trunk parent")
+        .sub_ports
+        .into_iter()
+        .map(|s| (s.port_id, s.segmentation_id))
+        .collect()
+}
+
+/// The VLAN id kuryr tries first for a port: derived from its id (nested.rs), so this
+/// test can take it first and make kuryr meet a 409.
+fn first_choice(port_id: &str) -> u32 {
+    port_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 4094
+        + 1
+}
+
+#[tokio::test]
+async fn vlan_endpoints_are_trunk_subports_with_unique_ids_and_go_after_a_restart() {
+    let check = match rig().await {
+        Some(r) => r.check,
+        None => return,
+    };
+    if !has_trunks(&check).await {
+        return;
+    }
+    let vm = vm(&check, 66).await;
+    let trunk = make_trunk(&vm.port.id).await;
+    let Some(mut r) = nested_rig(&vm, VLAN).await else {
+        return;
+    };
+    let d2 = r.restarted();
+    let d = Arc::new(std::mem::replace(&mut r.driver, d2));
+    let (nid, pool_id) = network(&d, 67).await;
+    let mut tasks = Vec::new();
+    for i in 1..=10u8 {
+        let (d, nid, pool_id) = (d.clone(), nid.clone(), pool_id.clone());
+        tasks.push(tokio::spawn(async move {
+            endpoint(&d, &nid, &pool_id, 67, i).await
+        }));
+    }
+    let mut made = Vec::new();
+    for t in tasks {
+        made.push(t.await.unwrap().map_err(|(_, _, e)| e.to_string()).unwrap());
+    }
+    let subs = subports(&check, &vm).await;
+    assert_eq!(subs.len(), 10, "{subs:?}");
+    let ids: BTreeSet<u32> = subs.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids.len(), 10, "every subport has its own VLAN id: {subs:?}");
+    let bound: BTreeSet<(String, u32)> = r
+        .binder
+        .calls()
+        .into_iter()
+        .filter(|(op, _)| *op == BindOp::Bind)
+        .map(|(_, v)| (v.port_id, u32::from(v.vlan.expect("a VLAN id"))))
+        .collect();
+    assert_eq!(bound, subs, "each VLAN link carries its subport's id");
+
+    // A fresh driver (a restart) rebuilds the map from Neutron and removes them.
+    let d2 = &r.driver;
+    for (eid, ip) in made {
+        d2.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+        release_address(d2, &pool_id, ip).await;
+    }
+    assert!(
+        subports(&check, &vm).await.is_empty(),
+        "every subport removed"
+    );
+    release_and_delete(d2, &nid, &pool_id).await;
+    settled(&d).await;
+    delete_trunk(&trunk).await;
+    vm.remove(&check).await;
+}
+
+#[tokio::test]
+async fn a_vlan_id_taken_meanwhile_is_retried_with_another() {
+    let check = match rig().await {
+        Some(r) => r.check,
+        None => return,
+    };
+    if !has_trunks(&check).await {
+        return;
+    }
+    let vm = vm(&check, 68).await;
+    let trunk = make_trunk(&vm.port.id).await;
+    let Some(r) = nested_rig(&vm, VLAN).await else {
+        return;
+    };
+    let d = &r.driver;
+    let (nid, pool_id) = network(d, 69).await;
+    let (e1, ip1) = endpoint(d, &nid, &pool_id, 69, 1).await.unwrap();
+    // kuryr holds the trunk as it left it. Its next port's first choice goes to
+    // another port behind its back.
+    let mac = ep_mac(69, 2);
+    let a = d
+        .request_address(addr_req(&pool_id, None, &[(MACKEY, &mac)]))
+        .await
+        .unwrap();
+    let port: Vec<Port> = check
+        .list(&Query::new().eq("mac_address", &mac))
+        .await
+        .unwrap();
+    let taken = first_choice(&port[0].id);
+    let squatter: Port = check
+        .create(&PortCreate {
+            network_id: vm.network.clone(),
+            name: Some("kuryr-test-squatter".into()),
+            ..PortCreate::default()
+        })
+        .await
+        .unwrap();
+    check
+        .add_subports(
+            &trunk,
+            &[kuryr::neutron::SubPort {
+                port_id: squatter.id.clone(),
+                segmentation_type: "vlan".into(),
+                segmentation_id: taken,
+            }],
+        )
+        .await
+        .unwrap();
+    let e2 = docker_id();
+    d.create_endpoint(ep_req(
+        &nid,
+        &e2,
+        Some(&a.address.to_string()),
+        None,
+        Some(&mac),
+    ))
+    .await
+    .unwrap();
+    let subs = subports(&check, &vm).await;
+    assert!(
+        subs.contains(&(squatter.id.clone(), taken)),
+        "the other port keeps its id"
+    );
+    let ours = subs
+        .iter()
+        .find(|(p, _)| *p == port[0].id)
+        .expect("our subport");
+    assert_ne!(ours.1, taken, "kuryr took another id after the 409");
+    for (eid, ip) in [(e1, ip1), (e2, a.address.addr())] {
+        d.delete_endpoint(ep(&nid, &eid)).await.unwrap();
+        release_address(d, &pool_id, ip).await;
+    }
+    check
+        .remove_subports(&trunk, &[&squatter.id])
+        .await
+        .unwrap();
+    check.delete(Kind::Ports, &squatter.id).await.unwrap();
+    release_and_delete(d, &nid, &pool_id).await;
+    delete_trunk(&trunk).await;
+    vm.remove(&check).await;
+}
