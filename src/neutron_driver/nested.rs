@@ -152,7 +152,11 @@ impl Nested {
                 segmentation_type: "vlan".into(),
                 segmentation_id: id,
             };
-            match d.client.add_subports(&trunk.trunk_id, std::slice::from_ref(&sub)).await {
+            match d
+                .client
+                .add_subports(&trunk.trunk_id, std::slice::from_ref(&sub))
+                .await
+            {
                 Ok(()) => {
                     if let Some(t) = cached.as_mut().and_then(|vm| vm.trunk_details.as_mut()) {
                         t.sub_ports.push(sub);
