@@ -6,12 +6,21 @@
 #  - installs what is missing: Debian postgresql (+ gcc/python headers for
 #    building uWSGI), a venv with neutron + uWSGI + psycopg2-binary pinned by
 #    scripts/neutron-constraints.txt
-#  - installs a 30-line agentless ML2 mechanism driver "loopback_tap"
+#  - installs an agentless ML2 mechanism driver "loopback_tap"
 #    (scripts/neutron/loopback_tap.py, copied into the venv as module
 #    neutron_loopback_tap plus a hand-made .dist-info carrying the
 #    neutron.ml2.mechanism_drivers entry point) that binds every normal port
 #    to binding:vif_type=tap (status ACTIVE), so port binding succeeds
-#    without OVS or any agent
+#    without OVS or any agent; the same module holds an agentless trunk
+#    driver, so that the `trunk` service plugin loads (it refuses to start
+#    without a loaded trunk driver): extensions trunk and trunk-details, VLAN
+#    subports, bound parents may be trunked; subports are bound to the
+#    parent's host (device_owner trunk:subport, hence ACTIVE) and the trunk is
+#    set ACTIVE at once, as the OVS agent would have it done
+#  - ML2 extension driver port_security (with allowed-address-pairs, at most
+#    max_allowed_address_pair = 10 per port, Neutron's default), for the
+#    nested macvlan mode; revision-if-match (If-Match: revision_number=N) is
+#    always on
 #  - writes /etc/neutron/{neutron.conf,plugins/ml2/ml2_conf.ini,api-paste.ini,
 #    neutron-api-uwsgi.ini}
 #  - database: a private PostgreSQL cluster on 127.0.0.1:$NEUTRON_PG_PORT
@@ -67,6 +76,9 @@ pid_is() { # pid substring: is pid alive and its cmdline contains substring?
 # --- already running? -------------------------------------------------------
 if [ -s "$PIDFILE" ] && pid_is "$(cat "$PIDFILE")" uwsgi && api_ok; then
   log "already running (uwsgi master pid $(cat "$PIDFILE"))"
+  # started by an older neutron-up.sh: its config stays until a restart
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$URL/v2.0/extensions/trunk")" = 200 ] || \
+    log "it has no trunk extension (older config): neutron-down.sh --keep-db && neutron-up.sh to get it"
   echo "$URL"; exit 0
 fi
 T_START=$(date +%s)
@@ -129,10 +141,11 @@ cat >"$ETC/neutron.conf" <<EOF
 # body names a project_id (NoauthFakeProjectId middleware)
 auth_strategy = noauth
 core_plugin = ml2
-# empty: the defaults (tag, timestamp, revisions, flavors, auto_allocate,
+# trunk (nested VLAN mode; loaded thanks to the loopback_tap trunk driver).
+# The defaults (tag, timestamp, revisions, flavors, auto_allocate,
 # network_ip_availability) are always loaded; address scopes, subnet pools and
 # standard-attr-tag come with ML2 itself
-service_plugins =
+service_plugins = trunk
 api_paste_config = $ETC/api-paste.ini
 # in-memory oslo.messaging driver: no RabbitMQ, RPC casts go nowhere
 transport_url = fake://

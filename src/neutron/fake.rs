@@ -1,6 +1,13 @@
 //! An in-process fake Keystone + Neutron for the client tests: one hyper server on
 //! 127.0.0.1:0 that issues tokens with a scripted catalog and keeps resources in maps
-//! behind a Mutex. It models only what the tests exercise, not Neutron's validation.
+//! behind a Mutex. It models only what the tests exercise, not Neutron's validation,
+//! except for nested mode's calls (`nested.rs`: trunks, address pairs, revisions),
+//! which answer as the real Neutron does.
+
+mod nested;
+mod tests;
+
+pub use nested::{MAX_ADDRESS_PAIRS, vm_port};
 
 use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
@@ -12,6 +19,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+use nested::Refusal;
+
+type Answer = Response<Full<Bytes>>;
 
 /// One request Neutron saw.
 #[derive(Clone, Debug)]
@@ -105,7 +116,7 @@ impl Fake {
     }
 }
 
-fn reply(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+fn reply(status: u16, body: &Value, headers: &[(&str, &str)]) -> Answer {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json");
@@ -117,12 +128,54 @@ fn reply(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Full<B
         .unwrap()
 }
 
-fn not_found() -> Response<Full<Bytes>> {
+fn neutron_error(status: u16, kind: &str, message: &str) -> Answer {
     reply(
-        404,
-        &json!({"NeutronError": {"type": "NotFound", "message": "not found"}}),
+        status,
+        &json!({"NeutronError": {"type": kind, "message": message, "detail": ""}}),
         &[],
     )
+}
+
+fn not_found() -> Answer {
+    neutron_error(404, "NotFound", "not found")
+}
+
+impl Refusal {
+    fn answer(&self) -> Answer {
+        neutron_error(self.status, self.kind, &self.message)
+    }
+}
+
+/// The outcome's body answered with `status`, or its refusal.
+fn answer(outcome: Result<Value, Refusal>, status: u16) -> Answer {
+    match outcome {
+        Ok(body) => reply(status, &body, &[]),
+        Err(refusal) => refusal.answer(),
+    }
+}
+
+/// Neutron's answer for a missing item of `coll`.
+fn missing(coll: &str, id: &str) -> Answer {
+    let kind = match coll {
+        "ports" => "Port",
+        "networks" => "Network",
+        "subnets" => "Subnet",
+        "trunks" => "Trunk",
+        _ => return not_found(),
+    };
+    neutron_error(
+        404,
+        &format!("{kind}NotFound"),
+        &format!("{kind} {id} could not be found."),
+    )
+}
+
+/// `<prefix>-<n>` with the first `n` from 1 not in `table`.
+fn next_id(table: Option<&BTreeMap<String, Value>>, prefix: &str) -> String {
+    (1..)
+        .map(|n| format!("{prefix}-{n}"))
+        .find(|id| table.is_none_or(|t| !t.contains_key(id)))
+        .unwrap_or_default()
 }
 
 fn catalog(addr: SocketAddr) -> Value {
@@ -139,11 +192,7 @@ fn catalog(addr: SocketAddr) -> Value {
 }
 
 /// `handle`, counted in `in_flight` and after the scripted `delay`.
-async fn counted(
-    addr: SocketAddr,
-    state: &Mutex<State>,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn counted(addr: SocketAddr, state: &Mutex<State>, req: Request<Incoming>) -> Answer {
     let delay = {
         let mut st = state.lock().unwrap();
         st.in_flight += 1;
@@ -158,11 +207,7 @@ async fn counted(
     response
 }
 
-async fn handle(
-    addr: SocketAddr,
-    state: &Mutex<State>,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn handle(addr: SocketAddr, state: &Mutex<State>, req: Request<Incoming>) -> Answer {
     let method = req.method().to_string();
     let rel = req.uri().path().trim_start_matches('/').to_string();
     let answer = serve(addr, state, req).await;
@@ -178,19 +223,18 @@ async fn handle(
     answer
 }
 
-async fn serve(
-    addr: SocketAddr,
-    state: &Mutex<State>,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn serve(addr: SocketAddr, state: &Mutex<State>, req: Request<Incoming>) -> Answer {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    let token = req
-        .headers()
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let token = header("x-auth-token");
+    let if_match = nested::if_match(header("if-match").as_deref());
     let body = req
         .into_body()
         .collect()
@@ -284,57 +328,21 @@ async fn serve(
             }
         }
         ("GET", [coll]) => list(addr, &st, coll, &params),
-        ("POST", [coll]) => {
-            let Some((key, item)) = body.as_object().and_then(|o| o.iter().next()) else {
-                return reply(400, &json!({}), &[]);
-            };
-            let table = st.items.entry(coll.clone()).or_default();
-            let mut add = |mut item: Value| {
-                let id = format!("{}-{}", singular(coll), table.len() + 1);
-                item["id"] = json!(id);
-                table.insert(id, item.clone());
-                item
-            };
-            // The bulk form: `{"<plural>": [...]}`.
-            let made = match item {
-                Value::Array(items) => Value::Array(items.iter().cloned().map(&mut add).collect()),
-                item => add(item.clone()),
-            };
-            reply(201, &json!({ key.as_str(): made }), &[])
+        ("POST", [coll]) if coll == "trunks" => {
+            let made = nested::create_trunk(&mut st, &body["trunk"]);
+            answer(made.map(|trunk| json!({ "trunk": trunk })), 201)
         }
-        (m, [coll, id]) => {
-            let key = singular(coll);
-            let in_use = coll == "networks" && network_in_use(&st, id);
-            let Some(table) = st.items.get_mut(coll) else {
-                return not_found();
-            };
-            match m {
-                "GET" => table
-                    .get(id)
-                    .map_or_else(not_found, |i| reply(200, &json!({ key: i }), &[])),
-                "DELETE" if in_use => reply(
-                    409,
-                    &json!({"NeutronError": {"type": "NetworkInUse", "message": format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network.")}}),
-                    &[],
-                ),
-                "DELETE" => table
-                    .remove(id)
-                    .map_or_else(not_found, |_| reply(204, &Value::Null, &[])),
-                "PUT" => {
-                    let Some(item) = table.get_mut(id) else {
-                        return not_found();
-                    };
-                    if let (Some(dst), Some(src)) = (
-                        item.as_object_mut(),
-                        body.get(key).and_then(Value::as_object),
-                    ) {
-                        dst.extend(src.clone());
-                    }
-                    reply(200, &json!({ key: item }), &[])
-                }
-                _ => not_found(),
-            }
+        ("POST", [coll]) => create(&mut st, coll, &body),
+        ("PUT", [coll, id, action])
+            if coll == "trunks"
+                && ["add_subports", "remove_subports"].contains(&action.as_str()) =>
+        {
+            answer(nested::change_subports(&mut st, id, action, &body), 200)
         }
+        ("GET", [coll, id, action]) if coll == "trunks" && action == "get_subports" => {
+            answer(nested::get_subports(&st, id), 200)
+        }
+        (m, [coll, id]) => item_request(&mut st, m, coll, id, &body, if_match),
         (m, [coll, id, tags, rest @ ..]) if tags == "tags" => {
             let Some(item) = st.items.get_mut(coll).and_then(|t| t.get_mut(id)) else {
                 return not_found();
@@ -360,6 +368,104 @@ async fn serve(
     }
 }
 
+/// `POST v2.0/<coll>`, one item or the bulk form `{"<plural>": [...]}`: all made or
+/// none. Items get a `revision_number`; ports get Neutron's defaults and checks.
+fn create(st: &mut State, coll: &str, body: &Value) -> Answer {
+    let Some((key, item)) = body.as_object().and_then(|o| o.iter().next()) else {
+        return reply(400, &json!({}), &[]);
+    };
+    let bulk = item.is_array();
+    let mut items = match item {
+        Value::Array(items) => items.clone(),
+        item => vec![item.clone()],
+    };
+    for item in &mut items {
+        if let Some(fields) = item.as_object_mut() {
+            fields.entry("revision_number").or_insert(json!(1));
+        }
+        if coll == "ports" {
+            nested::port_defaults(item);
+            if let Err(refusal) = nested::check_port(item) {
+                return refusal.answer();
+            }
+        }
+    }
+    let table = st.items.entry(coll.to_string()).or_default();
+    for item in &mut items {
+        let id = next_id(Some(table), singular(coll));
+        item["id"] = json!(id);
+        table.insert(id, item.clone());
+    }
+    let made = if bulk {
+        Value::Array(items)
+    } else {
+        items.remove(0)
+    };
+    reply(201, &json!({ key.as_str(): made }), &[])
+}
+
+/// GET, PUT or DELETE `v2.0/<coll>/<id>`. PUT and DELETE honour `If-Match`; a PUT
+/// that changes the item (or sets address pairs, which Neutron rewrites) bumps its
+/// revision.
+fn item_request(
+    st: &mut State,
+    method: &str,
+    coll: &str,
+    id: &str,
+    body: &Value,
+    if_match: Option<u64>,
+) -> Answer {
+    let key = singular(coll);
+    let Some(item) = st.items.get(coll).and_then(|t| t.get(id)) else {
+        return missing(coll, id);
+    };
+    if method != "GET"
+        && let Err(refusal) = nested::check_revision(item, if_match)
+    {
+        return refusal.answer();
+    }
+    match method {
+        "GET" => reply(200, &json!({ key: nested::present(st, coll, item) }), &[]),
+        "DELETE" if coll == "networks" && network_in_use(st, id) => neutron_error(
+            409,
+            "NetworkInUse",
+            &format!(
+                "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+            ),
+        ),
+        "DELETE" => {
+            if coll == "ports"
+                && let Err(refusal) = nested::check_port_deletion(st, id)
+            {
+                return refusal.answer();
+            }
+            st.items.get_mut(coll).map(|t| t.remove(id));
+            reply(204, &Value::Null, &[])
+        }
+        "PUT" => {
+            let mut changed = item.clone();
+            let update = body.get(key).and_then(Value::as_object);
+            if let (Some(dst), Some(src)) = (changed.as_object_mut(), update) {
+                dst.extend(src.clone());
+            }
+            if coll == "ports"
+                && let Err(refusal) = nested::check_port(&mut changed)
+            {
+                return refusal.answer();
+            }
+            if changed != *item || update.is_some_and(|u| u.contains_key("allowed_address_pairs")) {
+                nested::bump(&mut changed);
+            }
+            let shown = nested::present(st, coll, &changed);
+            st.items
+                .get_mut(coll)
+                .map(|t| t.insert(id.to_string(), changed));
+            reply(200, &json!({ key: shown }), &[])
+        }
+        _ => not_found(),
+    }
+}
+
 /// Neutron refuses to delete a network with ports other than its DHCP ports on it.
 fn network_in_use(st: &State, id: &str) -> bool {
     st.items.get("ports").is_some_and(|ports| {
@@ -376,16 +482,12 @@ fn singular(coll: &str) -> &'static str {
         "subnets" => "subnet",
         "subnetpools" => "subnetpool",
         "security-groups" => "security_group",
+        "trunks" => "trunk",
         _ => "item",
     }
 }
 
-fn list(
-    addr: SocketAddr,
-    st: &State,
-    coll: &str,
-    params: &[(String, String)],
-) -> Response<Full<Bytes>> {
+fn list(addr: SocketAddr, st: &State, coll: &str, params: &[(String, String)]) -> Answer {
     let key = coll.replace('-', "_");
     let empty = BTreeMap::new();
     let table = st.items.get(coll).unwrap_or(&empty);
@@ -401,6 +503,10 @@ fn list(
                     .as_array()
                     .is_some_and(|a| a.contains(&json!(t)))
             }),
+            "mac_address" => item
+                .get(k)
+                .and_then(Value::as_str)
+                .is_some_and(|mac| mac.eq_ignore_ascii_case(v)),
             _ => item.get(k).and_then(Value::as_str) == Some(v.as_str()),
         })
     };
@@ -418,8 +524,9 @@ fn list(
         .map(|(_, v)| v.as_str())
         .collect();
     let project = |v: &Value| -> Value {
+        let v = nested::present(st, coll, v);
         if fields.is_empty() {
-            return v.clone();
+            return v;
         }
         let kept = fields
             .iter()
