@@ -326,7 +326,9 @@ fn port_update(
         }
         update.fixed_ips = Some(all);
     }
-    if update != PortUpdate::default() && port.device_id.is_empty() {
+    // Not in nested mode: Neutron refuses (409 PortInUse) to make a port with a
+    // device id a trunk subport, and nested ports are found by their tags anyway.
+    if update != PortUpdate::default() && port.device_id.is_empty() && host.is_some() {
         update.device_id = Some(eid.to_string());
     }
     update
