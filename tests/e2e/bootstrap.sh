@@ -614,7 +614,11 @@ main() {
   local t; for t in curl jq ovs-vsctl setpriv unshare findmnt; do
     command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 2; }
   done
-  trap cleanup EXIT INT TERM
+  # A signal exits non-zero (in a trap on INT or TERM, $? is the last command's
+  # status, often 0): cleanup then runs once, from EXIT, and keeps the work dir.
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
     eval "$("$ROOT/scripts/dockerd-up.sh")"
     STARTED_DOCKERD=1
