@@ -70,13 +70,23 @@ fn serve(config_file: Option<PathBuf>, log_level: Option<String>, format: LogFor
     };
     let level = log_level.unwrap_or_else(|| loaded.config.log_level.as_filter().to_owned());
     init_logging(&level, format);
+    // Which backend, so an operator can tell that settings given only as the
+    // environment (a managed plugin's `docker plugin set OS_*`) were taken.
+    let backend = match loaded.config.backend {
+        BackendKind::Embedded => "embedded",
+        BackendKind::Neutron => "neutron",
+    };
     match &loaded.source {
-        Some(path) => {
-            tracing::info!(config = %path.display(), version = env!("CARGO_PKG_VERSION"), "starting")
-        }
-        None => tracing::info!(
+        Some(path) => tracing::info!(
+            config = %path.display(),
+            backend,
             version = env!("CARGO_PKG_VERSION"),
-            "starting with built-in defaults"
+            "starting"
+        ),
+        None => tracing::info!(
+            backend,
+            version = env!("CARGO_PKG_VERSION"),
+            "starting without a kuryr.conf: built-in defaults and the environment"
         ),
     }
     for warning in &loaded.warnings {

@@ -16,6 +16,13 @@
 #     with a Neutron address on its driver;
 #  u. the host process as the unit runs it: only CAP_NET_ADMIN and CAP_CHOWN, no new
 #     privileges, a read-only file system but for the unit's writable paths;
+#  a. Keystone (when the rig of scripts/keystone-up.sh and neutron-keystone-up.sh
+#     answers): the bootstrap twice with OS_AUTH_URL and a password, its kuryr.conf
+#     then used by the managed plugin; then a managed plugin with no kuryr.conf, only
+#     its env credentials (`docker plugin set OS_*`, another user domain, region and
+#     interface). For each a network and a container whose Neutron port is bound to
+#     this host, made through the keystone-auth Neutron (its log), then nothing left;
+#     no password and no token in dockerd's log, the bootstrap output or the state;
 #  z. everything removed, and Neutron holds nothing of the test CIDRs.
 #
 #   tests/e2e/bootstrap.sh     (as root; needs a release build: cargo build --release)
@@ -23,12 +30,19 @@
 # Starts a private dockerd (scripts/dockerd-up.sh) and Neutron (scripts/neutron-up.sh)
 # unless they answer, and stops them at the end only then. Uses its own names: plugin
 # kuryr-boot/kuryr:latest, image kuryr-boot/kuryr-image:latest, container
-# kuryr-boot-ctr, drivers kuryr-boot and kuryr-bootsd, OVS bridge br-kboot (private
-# OVS under the work dir), CIDRs 10.143.0-2.0/24, label kuryr-e2e-bootstrap.
+# kuryr-boot-ctr, drivers kuryr-boot and kuryr-bootsd, plugins kuryr-boot-ks/kuryr
+# and kuryr-boot-ke/kuryr (section a), OVS bridge br-kboot (private OVS under the
+# work dir), CIDRs 10.143.0-4.0/24, label kuryr-e2e-bootstrap. It never starts or
+# stops Keystone: without the rig section a is skipped, or fails with
+# E2E_REQUIRE_KEYSTONE=1 (scripts/test.sh sets it when the rig is not skipped).
 # Prints "BOOTSTRAP PASS (n checks)" or a FAIL line.
 # Env: KURYR_BIN [target/release/kuryr]  DOCKER [/usr/bin/docker]
 #      NEUTRON_URL [http://127.0.0.1:9696]  E2E_CMD_TIMEOUT [120]  E2E_KEEP_LOGS=1
 #      KEEP_DOCKERD=1 KEEP_NEUTRON=1 (do not stop what this suite started)
+#      KEYSTONE_URL [http://127.0.0.1:5000/v3]  KEYSTONE_NEUTRON_URL [http://127.0.0.1:9698]
+#      KEYSTONE_NEUTRON_LOG [/var/log/neutron/neutron-keystone-api.log]
+#      DOCKERD_LOG [/var/log/docker-test.log] (where the managed plugins log)
+#      KURYR_SKIP_KEYSTONE=1 (skip section a)  E2E_REQUIRE_KEYSTONE=1
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -46,7 +60,17 @@ IMG=kuryr-busybox:latest
 LABEL=kuryr-e2e-bootstrap
 BR=br-kboot
 CIDR=10.143.0.0/24 CIDR_K=10.143.1.0/24 CIDR_U=10.143.2.0/24
+CIDR_A=10.143.3.0/24 CIDR_E=10.143.4.0/24
 PREFIX=10.143.
+# Section a: the rig's Keystone, its keystone-auth Neutron (the catalog's `network`
+# endpoint) and that Neutron's uWSGI log, one line a request.
+KEYSTONE_URL="${KEYSTONE_URL:-http://127.0.0.1:5000/v3}"
+KEYSTONE_NEUTRON_URL="${KEYSTONE_NEUTRON_URL:-http://127.0.0.1:9698}"
+KEYSTONE_NEUTRON_LOG="${KEYSTONE_NEUTRON_LOG:-/var/log/neutron/neutron-keystone-api.log}"
+DOCKERD_LOG="${DOCKERD_LOG:-/var/log/docker-test.log}"
+PLUGIN_KS=kuryr-boot-ks/kuryr:latest PLUGIN_KE=kuryr-boot-ke/kuryr:latest
+# The rig's two kuryr users (scripts/keystone-up.sh): Default and domain kuryr-rig.
+KS_PW=kuryr-rig-pw KS_PW_RIG=kuryr-other-rig-pw KS_PW_BAD="e2e-$RANDOM$RANDOM-wrong-pw"
 WORK="$(mktemp -d /tmp/kuryr-boot.XXXXXX)"
 CONF="$WORK/etc" STATE="$WORK/state" OVSD="$WORK/ovs"
 STARTED_DOCKERD=0 STARTED_NEUTRON=0 HOST_PID=""
@@ -59,7 +83,7 @@ mac_of() { d inspect -f "{{(index .NetworkSettings.Networks \"$2\").MacAddress}}
 nget() { curl -s --max-time 30 "$NEUTRON_URL/v2.0/$1"; }
 vsctl() { ovs-vsctl --timeout=10 --db="unix:$OVSD/db.sock" "$@"; }
 pings() { d exec "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
-plugin_id() { d plugin inspect -f '{{.Id}}' "$PLUGIN" 2>/dev/null; }
+plugin_id() { d plugin inspect -f '{{.Id}}' "${1:-$PLUGIN}" 2>/dev/null; }
 wait_for() {
   local n=$(($1 * 10)); shift
   while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
@@ -92,16 +116,19 @@ settle() {
   [ -S "$1" ] || return 0
   curl -s --max-time 40 --unix-socket "$1" -X POST -d '{"Timeout": 30}' http://localhost/Kuryr.Settle
 }
-plugin_sock() { local id; id="$(plugin_id)" && echo "/run/docker/plugins/$id/kuryr.sock"; }
+plugin_sock() { local id; id="$(plugin_id "$@")" && echo "/run/docker/plugins/$id/kuryr.sock"; }
 
-# Neutron objects of this suite's CIDRs, by kind: "ports subnets pools networks".
+# neutron_leftovers [PREFIX [NAME...]]: Neutron objects of this suite's CIDRs (or of
+# those starting with PREFIX, and the networks NAME...), by kind: "ports subnets
+# pools networks".
 NETS=()   # Neutron network names kuryr made for this suite's Docker networks
 neutron_leftovers() {
-  local p s pl n=0 name
-  p="$(nget ports | jq --arg p "$PREFIX" '[.ports[] | select(any(.fixed_ips[]?; .ip_address | startswith($p)))] | length')"
-  s="$(nget subnets | jq --arg p "$PREFIX" '[.subnets[] | select(.cidr | startswith($p))] | length')"
-  pl="$(nget subnetpools | jq --arg p "$PREFIX" '[.subnetpools[] | select(any(.prefixes[]; startswith($p)))] | length')"
-  for name in "${NETS[@]}"; do
+  local p s pl n=0 name pfx="${1:-$PREFIX}" names
+  if [ $# -gt 1 ]; then names=("${@:2}"); else names=("${NETS[@]}"); fi
+  p="$(nget ports | jq --arg p "$pfx" '[.ports[] | select(any(.fixed_ips[]?; .ip_address | startswith($p)))] | length')"
+  s="$(nget subnets | jq --arg p "$pfx" '[.subnets[] | select(.cidr | startswith($p))] | length')"
+  pl="$(nget subnetpools | jq --arg p "$pfx" '[.subnetpools[] | select(any(.prefixes[]; startswith($p)))] | length')"
+  for name in "${names[@]}"; do
     n=$((n + $(nget "networks?name=$name" | jq '.networks | length')))
   done
   echo "$p $s $pl $n"
@@ -147,18 +174,22 @@ stop_ovs() {
 }
 
 cleanup() {
-  local rc=$?
+  local rc=$? p
   set +e
   trap - EXIT INT TERM
   remove_objects
   settle "$(plugin_sock)" >/dev/null
+  settle "$(plugin_sock "$PLUGIN_KS")" >/dev/null
+  settle "$(plugin_sock "$PLUGIN_KE")" >/dev/null
   settle /run/docker/plugins/kuryr-boot.sock >/dev/null
   settle /run/docker/plugins/kuryr-bootsd.sock >/dev/null
   [ -z "$HOST_PID" ] || { kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null; }
   d rm -f "$CTR" >/dev/null 2>&1
   d rmi -f "$IMAGE" >/dev/null 2>&1
-  d plugin disable -f "$PLUGIN" >/dev/null 2>&1
-  d plugin rm -f "$PLUGIN" >/dev/null 2>&1
+  for p in "$PLUGIN" "$PLUGIN_KS" "$PLUGIN_KE"; do
+    d plugin disable -f "$p" >/dev/null 2>&1
+    d plugin rm -f "$p" >/dev/null 2>&1
+  done
   stop_ovs
   if [ "$(neutron_leftovers 2>/dev/null)" != "0 0 0 0" ]; then
     log "deleting Neutron objects of $PREFIX* left by a failure"; neutron_purge
@@ -241,6 +272,154 @@ EOF
   boot r-cloud2 KURYR_CONF_DIR="$WORK/r4" OS_ENDPOINT= OS_AUTH_TYPE= OS_CLOUD=magnum-node \
     OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" -- --config-only
   assert_contains "$BOOT_OUT" "done: nothing changed" "OS_CLOUD, second run: nothing changed"
+}
+
+# ------------------------------------------------------------- a. Keystone --
+keystone_rig_answers() {
+  curl -s --max-time 3 "$KEYSTONE_URL" 2>/dev/null | grep -q '"id": *"v3' &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$KEYSTONE_NEUTRON_URL/v2.0/networks")" = 401 ]
+}
+log_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# since FILE OFFSET: what FILE got after OFFSET bytes
+since() { tail -c "+$(($2 + 1))" "$1" 2>/dev/null; }
+# ks_requests OFFSET: the keystone-auth Neutron's accepted requests since OFFSET, as
+# "METHOD /path" (uWSGI logs "METHOD /path => generated ... (HTTP/1.1 NNN)")
+ks_requests() {
+  since "$KEYSTONE_NEUTRON_LOG" "$1" | sed -n 's#.*\] \([A-Z]*\) \(/v2.0/[a-z_]*\).*(HTTP/1.1 2[0-9][0-9]).*#\1 \2#p'
+}
+
+# ks_project DOMAIN PASSWORD: the id of project `service` of DOMAIN, as Keystone
+# scopes a token of that domain's user kuryr to it
+ks_project() {
+  jq -n --arg d "$1" --arg pw "$2" '{auth: {identity: {methods: ["password"], password: {user:
+      {name: "kuryr", domain: {name: $d}, password: $pw}}}, scope: {project: {name: "service",
+      domain: {name: $d}}}}}' |
+    curl -s --max-time 20 -H 'Content-Type: application/json' -d @- "$KEYSTONE_URL/auth/tokens" |
+    jq -r '.token.project.id // empty'
+}
+ks_deleted_port() { ks_requests "$1" | grep -q '^DELETE /v2.0/ports'; }
+
+# ks_lifecycle PLUGIN NET CIDR CTR PROJECT: a network and a container on PLUGIN,
+# checked in the noauth Neutron (objects of PROJECT) and in the keystone-auth
+# Neutron's log, then removed and settled.
+ks_lifecycle() {
+  local plugin="$1" net="$2" cidr="$3" ctr="$4" project="$5" off reqs addr port name
+  off="$(log_size "$KEYSTONE_NEUTRON_LOG")"
+  assert_ok d network create -d "$plugin" --ipam-driver "$plugin" --label "$LABEL" --subnet "$cidr" "$net" || return 1
+  name="kuryr-net-$(d network inspect -f '{{.Id}}' "$net" | cut -c1-8)"
+  NETS+=("$name")
+  assert_eq 1 "$(nget "subnets?cidr=$cidr" | jq '.subnets | length')" "Neutron has the subnet $cidr"
+  assert_eq "1 $project" "$(nget "networks?name=$name" | jq -r '"\(.networks | length) \(.networks[0].project_id)"')" \
+    "Neutron has the network $name, of the Keystone project the credentials name"
+  assert_ok d run -d --name "$ctr" --label "$LABEL" --network "$net" "$IMG" sleep 600
+  addr="$(ip_of "$ctr" "$net")"
+  assert_in4 "$addr" "$cidr"
+  port="$(nget "ports?mac_address=$(mac_of "$ctr" "$net")" | jq -c '.ports[0] | [.fixed_ips[0].ip_address, .["binding:host_id"], .device_owner, .status, .project_id]')"
+  assert_eq "[\"$addr\",\"$(hostname)\",\"compute:kuryr\",\"ACTIVE\",\"$project\"]" "$port" \
+    "$ctr: its Neutron port has its address, is bound to this host, ACTIVE, of that project"
+  reqs="$(ks_requests "$off" | sort | uniq -c | awk '{print $2 " " $3 " x" $1}' | paste -sd, -)"
+  assert_contains "$reqs" "POST /v2.0/networks" "through the keystone-auth Neutron: POST /v2.0/networks"
+  assert_contains "$reqs" "POST /v2.0/subnets" "through the keystone-auth Neutron: POST /v2.0/subnets"
+  assert_contains "$reqs" "POST /v2.0/ports" "through the keystone-auth Neutron: POST /v2.0/ports ($reqs)"
+  assert_ok d rm -f "$ctr"
+  assert_ok d network rm "$net"
+  assert_eq '{"Pending":0,"Errors":[]}' "$(settle "$(plugin_sock "$plugin")")" "$plugin settles its Neutron deletes"
+  check "the deletes went through the keystone-auth Neutron too" wait_for 5 ks_deleted_port "$off"
+  assert_eq "0 0 0 0" "$(neutron_leftovers "${cidr%.0/24}." "$name")" \
+    "Neutron: no port, subnet, pool or network of $cidr left"
+}
+
+# no_secret WHAT FILE...: no password of section a and no Keystone token (fernet
+# tokens start gAAAAA) in FILE... (directories searched whole)
+no_secret() {
+  local what="$1" hits; shift
+  hits="$(grep -rlF -e "$KS_PW" -e "$KS_PW_RIG" -e "$KS_PW_BAD" -e gAAAAA "$@" 2>/dev/null || true)"
+  assert_eq "" "$hits" "no password or token in $what"
+}
+
+scenario_a() {
+  section "a. Keystone: the bootstrap's kuryr.conf and the managed plugin's env credentials against the keystone-auth Neutron"
+  if [ "${KURYR_SKIP_KEYSTONE:-0}" = 1 ] && [ "${E2E_REQUIRE_KEYSTONE:-0}" != 1 ]; then
+    skip "section a: KURYR_SKIP_KEYSTONE=1"; return 0
+  fi
+  if ! keystone_rig_answers; then
+    if [ "${E2E_REQUIRE_KEYSTONE:-0}" = 1 ]; then
+      fail "E2E_REQUIRE_KEYSTONE=1 but no Keystone at $KEYSTONE_URL with a keystone-auth Neutron at $KEYSTONE_NEUTRON_URL (scripts/keystone-up.sh, scripts/neutron-keystone-up.sh)"
+    else
+      skip "section a: no Keystone at $KEYSTONE_URL with a keystone-auth Neutron at $KEYSTONE_NEUTRON_URL (scripts/keystone-up.sh, then scripts/neutron-keystone-up.sh)"
+    fi
+    return 0
+  fi
+  check "the keystone-auth Neutron's log is readable ($KEYSTONE_NEUTRON_LOG)" test -r "$KEYSTONE_NEUTRON_LOG" || return 1
+  local dlog_off id project out conf="$WORK/etc-a" dir="$WORK/plugin-e"
+  dlog_off="$(log_size "$DOCKERD_LOG")"
+  # The catalog's live choice for RegionOne internal; no OS_ENDPOINT: the plugin
+  # must find Neutron in the catalog. No --with-ovs: section b does OVS.
+  local aenv=(KURYR_CONF_DIR="$conf" KURYR_STATE_DIR="$WORK/state-a" KURYR_PLUGIN="$PLUGIN_KS"
+    OS_ENDPOINT= OS_AUTH_TYPE= OS_AUTH_URL="$KEYSTONE_URL" OS_USERNAME=kuryr OS_PASSWORD="$KS_PW"
+    OS_PROJECT_NAME=service OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default
+    OS_REGION_NAME=RegionOne OS_INTERFACE=internal KURYR_LOG_LEVEL=debug)
+
+  boot a1 "${aenv[@]}" --
+  assert_eq 0 "$BOOT_RC" "bootstrap with OS_AUTH_URL and a password: first run succeeds (${BOOT_MS} ms)"
+  assert_contains "$BOOT_OUT" "kuryr.conf: created" "first run: kuryr.conf created"
+  assert_contains "$BOOT_OUT" "plugin $PLUGIN_KS: enabled" "first run: plugin created and enabled"
+  [ "$BOOT_RC" = 0 ] || { log "$BOOT_OUT"; return 1; }
+  assert_eq "auth_type=password auth_url=$KEYSTONE_URL endpoint_type=internal region_name=RegionOne username=kuryr" \
+    "$(awk -F' = ' '$1~/^(auth_type|auth_url|endpoint|endpoint_type|region_name|username)$/ {print $1 "=" $2}' "$conf/kuryr.conf" | sort | paste -sd' ')" \
+    "kuryr.conf: Keystone password auth, RegionOne internal, no endpoint"
+  boot a2 "${aenv[@]}" --
+  assert_eq 0 "$BOOT_RC" "second run succeeds (${BOOT_MS} ms)"
+  assert_contains "$BOOT_OUT" "done: nothing changed" "second run: nothing changed"
+  assert_eq true "$(d plugin inspect -f '{{.Enabled}}' "$PLUGIN_KS")" "$PLUGIN_KS is enabled"
+  assert_eq "[]" "$(d plugin inspect -f '{{json .Settings.Env}}' "$PLUGIN_KS" | jq -c '[.[] | select(startswith("OS_") and (endswith("=") | not))]')" \
+    "its credentials come from kuryr.conf alone (no OS_* plugin setting)"
+  project="$(ks_project Default "$KS_PW")"
+  check "Keystone scopes Default's kuryr to project service (${project:-none})" test -n "$project"
+  ks_lifecycle "$PLUGIN_KS" kboot-anet "$CIDR_A" kboot-a1 "$project"
+  id="$(plugin_id "$PLUGIN_KS")"
+  assert_ok d plugin disable "$PLUGIN_KS"
+  assert_ok d plugin rm "$PLUGIN_KS"
+
+  # The managed plugin with no kuryr.conf: an empty config mount, credentials
+  # only as plugin settings. The other `kuryr` (domain kuryr-rig) and the live
+  # choice for RegionTwo admin: a dropped domain, region or interface fails.
+  mkdir -p "$WORK/etc-e" "$WORK/state-e" "$OVSD"
+  check "scripts/managed-plugin.sh builds the plugin" \
+    bash -c "KURYR_BIN='$KURYR_BIN' bash '$ROOT/scripts/managed-plugin.sh' '$dir' >/dev/null 2>&1"
+  assert_ok d plugin create "$PLUGIN_KE" "$dir" || return 1
+  assert_ok d plugin set "$PLUGIN_KE" "config.source=$WORK/etc-e" "state.source=$WORK/state-e" "openvswitch.source=$OVSD"
+  # First a wrong password (an error path is where a secret slips into a message),
+  # then the right one. check, not assert_ok: no password in this suite's output.
+  check "docker plugin set $PLUGIN_KE OS_AUTH_URL=$KEYSTONE_URL OS_USERNAME=kuryr OS_PASSWORD=(wrong) OS_PROJECT_NAME=service OS_USER_DOMAIN_NAME=kuryr-rig OS_PROJECT_DOMAIN_NAME=kuryr-rig OS_REGION_NAME=RegionTwo OS_INTERFACE=admin LOG_LEVEL=debug" \
+    d plugin set "$PLUGIN_KE" "OS_AUTH_URL=$KEYSTONE_URL" OS_USERNAME=kuryr "OS_PASSWORD=$KS_PW_BAD" \
+    OS_PROJECT_NAME=service OS_USER_DOMAIN_NAME=kuryr-rig OS_PROJECT_DOMAIN_NAME=kuryr-rig \
+    OS_REGION_NAME=RegionTwo OS_INTERFACE=admin LOG_LEVEL=debug
+  assert_ok d plugin enable "$PLUGIN_KE" || return 1
+  out="$(d network create -d "$PLUGIN_KE" --ipam-driver "$PLUGIN_KE" --label "$LABEL" --subnet "$CIDR_E" kboot-enet 2>&1 || true)"
+  assert_contains "$out" "auth/tokens: HTTP 401" "a wrong password: network create fails with Keystone's 401"
+  assert_not_contains "$out" "$KS_PW_BAD" "the password is not in the error"
+  d network rm kboot-enet >/dev/null 2>&1 || true
+  assert_ok d plugin disable "$PLUGIN_KE"
+  check "docker plugin set $PLUGIN_KE OS_PASSWORD=(right)" d plugin set "$PLUGIN_KE" "OS_PASSWORD=$KS_PW_RIG"
+  assert_ok d plugin enable "$PLUGIN_KE" || return 1
+  assert_eq "" "$(ls -A "$WORK/etc-e")" "its config mount is empty (no kuryr.conf)"
+  project="$(ks_project kuryr-rig "$KS_PW_RIG")"
+  check "Keystone scopes kuryr-rig's kuryr to its project service (${project:-none})" test -n "$project"
+  ks_lifecycle "$PLUGIN_KE" kboot-enet "$CIDR_E" kboot-e1 "$project"
+  assert_ok d plugin disable "$PLUGIN_KE"
+  # This section's part of dockerd's log, where a managed plugin's output goes.
+  since "$DOCKERD_LOG" "$dlog_off" > "$WORK/dockerd-a.log"
+  check "dockerd's log ($DOCKERD_LOG) holds $PLUGIN_KS's debug lines" grep -q "plugin=$id" "$WORK/dockerd-a.log"
+  assert_contains "$(grep "plugin=$id" "$WORK/dockerd-a.log" | grep -m1 'starting')" 'config=/etc/kuryr/kuryr.conf backend=\"neutron\"' \
+    "$PLUGIN_KS started from the bootstrap's kuryr.conf, on Neutron"
+  id="$(plugin_id "$PLUGIN_KE")"
+  assert_contains "$(grep "plugin=$id" "$WORK/dockerd-a.log" | grep -m1 'starting')" 'starting without a kuryr.conf: built-in defaults and the environment backend=\"neutron\"' \
+    "$PLUGIN_KE started without kuryr.conf, on Neutron from its env settings"
+  assert_ok d plugin rm "$PLUGIN_KE"
+  no_secret "dockerd's log (the plugins' stdout and stderr, debug level)" "$WORK/dockerd-a.log"
+  no_secret "the bootstrap's output" "$WORK/a1.out" "$WORK/a2.out"
+  no_secret "the plugins' state" "$WORK/state-a" "$WORK/state-e"
 }
 
 scenario_b() {
@@ -435,7 +614,11 @@ main() {
   local t; for t in curl jq ovs-vsctl setpriv unshare findmnt; do
     command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 2; }
   done
-  trap cleanup EXIT INT TERM
+  # A signal exits non-zero (in a trap on INT or TERM, $? is the last command's
+  # status, often 0): cleanup then runs once, from EXIT, and keeps the work dir.
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
     eval "$("$ROOT/scripts/dockerd-up.sh")"
     STARTED_DOCKERD=1
@@ -448,20 +631,25 @@ main() {
   # leftovers of an aborted run: only this suite's names
   remove_objects
   d rm -f "$CTR" >/dev/null 2>&1 || true
-  d plugin rm -f "$PLUGIN" >/dev/null 2>&1 || true
+  d plugin rm -f "$PLUGIN" "$PLUGIN_KS" "$PLUGIN_KE" >/dev/null 2>&1 || true
   DOCKER="$DOCKER" "$ROOT/scripts/busybox-image.sh"
   local t0=$SECONDS
   # `||`: a failing command inside a case does not abort the suite
   scenario_s || true
   scenario_r || true
+  # before b: its plugins are built from the same rootfs as b's, and must be gone
+  # before b creates that one (docker plugin create stores content by digest)
+  local ta=$SECONDS
+  scenario_a || true
+  A_S=$((SECONDS - ta))
   { scenario_b && scenario_n && scenario_c; } || true
   scenario_k || true
   scenario_u || true
   scenario_z || true
   echo
-  echo "bootstrap: first run ${B1_MS:-?} ms, second run ${B2_MS:-?} ms; suite $((SECONDS - t0)) s"
+  echo "bootstrap: first run ${B1_MS:-?} ms, second run ${B2_MS:-?} ms; Keystone section $A_S s; suite $((SECONDS - t0)) s"
   summary BOOTSTRAP
 }
 
-B1_MS="" B2_MS="" OVS_PIDS=""
+B1_MS="" B2_MS="" OVS_PIDS="" A_S=0
 main "$@"
