@@ -7,7 +7,7 @@
 mod nested;
 mod tests;
 
-pub use nested::{MAX_ADDRESS_PAIRS, vm_port};
+pub use nested::{MAX_ADDRESS_PAIRS, change_subports, vm_port};
 
 use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;

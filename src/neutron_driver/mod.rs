@@ -20,6 +20,8 @@ mod locks;
 mod lookup;
 mod names;
 mod nested;
+#[cfg(test)]
+mod nested_tests;
 mod networks;
 mod options;
 mod pools;

@@ -321,7 +321,7 @@ fn vlan_id(id: u32) -> Result<u16, Error> {
 
 /// A free VLAN id, starting from one derived from the port id so that two
 /// endpoints made at once (here or by another kuryr) seldom try the same one.
-fn free_vlan(port_id: &str, used: &BTreeSet<u32>) -> Option<u32> {
+pub(super) fn free_vlan(port_id: &str, used: &BTreeSet<u32>) -> Option<u32> {
     let span = VLAN_IDS.end() - VLAN_IDS.start() + 1;
     let start = port_id
         .bytes()
