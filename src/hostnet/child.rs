@@ -1,0 +1,151 @@
+//! Child links of a parent NIC for [`Netlink`], used by nested mode (containers
+//! in a Nova VM, where the VM's NIC is the only way out): a macvlan in bridge
+//! mode ([`Netlink::create_macvlan`]) or an 802.1Q VLAN link
+//! ([`Netlink::create_vlan`]). Each is made in one RTM_NEWLINK carrying name,
+//! parent, MAC and MTU, so the kernel either makes it complete or not at all
+//! and there is nothing to roll back. The link stays down in this namespace:
+//! dockerd moves it into the container, addresses it and brings it up there.
+
+use nix::errno::Errno;
+use rtnetlink::packet_route::link::{InfoData, InfoMacVlan, InfoVlan, LinkMessage, MacVlanMode};
+use rtnetlink::{LinkMacVlan, LinkVlan};
+
+use super::netlink::{Netlink, info_data, is_errno, link_parent, nl_err, require_kind};
+use super::{HostNetError, LinkOutcome, MacvlanSpec, VlanSpec, validate_ifname};
+
+/// What is being created, for the shared create-or-reuse path.
+struct Child<'a> {
+    name: &'a str,
+    parent: &'a str,
+    /// rtnl_link_ops kind, as `require_kind` and the messages spell it.
+    kind: &'static str,
+    /// The kernel module providing `kind`.
+    module: &'static str,
+    /// For errors: "create macvlan", ...
+    op: &'static str,
+}
+
+impl Netlink {
+    /// Creates the macvlan `spec.name` on `spec.parent` in bridge mode (so
+    /// the containers of one VM reach each other without leaving it), with
+    /// the MAC and MTU, down. An existing bridge-mode macvlan of that name on
+    /// that parent is reused as it is (an earlier bind made it; the container
+    /// may be using it); any other link of that name is an error. Says which
+    /// of the two happened.
+    pub async fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<LinkOutcome, HostNetError> {
+        let child = Child {
+            name: &spec.name,
+            parent: &spec.parent,
+            kind: "macvlan",
+            module: "macvlan",
+            op: "create macvlan",
+        };
+        let request = |parent| {
+            LinkMacVlan::new(&spec.name, parent, MacVlanMode::Bridge)
+                .address(spec.mac.to_vec())
+                .mtu(spec.mtu)
+                .build()
+        };
+        create_child(self, &child, request, |link| {
+            let mode = match info_data(link) {
+                Some(InfoData::MacVlan(infos)) => infos.iter().find_map(|i| match i {
+                    InfoMacVlan::Mode(mode) => Some(*mode),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match mode {
+                Some(MacVlanMode::Bridge) => Ok(()),
+                Some(other) => Err(format!("is a macvlan in mode {other:?}, not Bridge")),
+                None => Err("is a macvlan of unknown mode, not Bridge".into()),
+            }
+        })
+        .await
+    }
+
+    /// Creates the VLAN link `spec.name` for VLAN `spec.id` on `spec.parent`
+    /// with the MAC, down; it takes the parent's MTU. Reuse is as for
+    /// [`create_macvlan`](Self::create_macvlan), and needs the same VLAN id.
+    /// A kernel without the 8021q module refuses with
+    /// [`HostNetError::NoKernelSupport`].
+    pub async fn create_vlan(&self, spec: &VlanSpec) -> Result<LinkOutcome, HostNetError> {
+        let child = Child {
+            name: &spec.name,
+            parent: &spec.parent,
+            kind: "vlan",
+            module: "8021q",
+            op: "create vlan",
+        };
+        let request = |parent| {
+            LinkVlan::new(&spec.name, parent, spec.id)
+                .address(spec.mac.to_vec())
+                .build()
+        };
+        create_child(self, &child, request, |link| {
+            let id = match info_data(link) {
+                Some(InfoData::Vlan(infos)) => infos.iter().find_map(|i| match i {
+                    InfoVlan::Id(id) => Some(*id),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match id {
+                Some(id) if id == spec.id => Ok(()),
+                Some(other) => Err(format!("is for VLAN {other}, not {}", spec.id)),
+                None => Err(format!("is for an unknown VLAN, not {}", spec.id)),
+            }
+        })
+        .await
+    }
+}
+
+/// Creates the child, or reuses an existing one that is of the right kind,
+/// on the right parent and passes `same` (which says what differs).
+async fn create_child(
+    nl: &Netlink,
+    child: &Child<'_>,
+    request: impl FnOnce(u32) -> LinkMessage,
+    same: impl FnOnce(&LinkMessage) -> Result<(), String>,
+) -> Result<LinkOutcome, HostNetError> {
+    for name in [child.name, child.parent] {
+        validate_ifname(name)?;
+    }
+    let parent = nl
+        .find_link(child.parent)
+        .await?
+        .ok_or_else(|| HostNetError::Unusable {
+            ifname: child.parent.to_owned(),
+            reason: format!("does not exist (wanted as the parent of {})", child.name),
+        })?
+        .header
+        .index;
+    let exists = match nl.handle.link().add(request(parent)).execute().await {
+        Ok(()) => return Ok(LinkOutcome::Created),
+        Err(e) if is_errno(&e, Errno::EEXIST) => e,
+        // rtnl_newlink's "Unknown device type": no driver for the kind, even
+        // after its request_module.
+        Err(e) if is_errno(&e, Errno::EOPNOTSUPP) => {
+            return Err(HostNetError::NoKernelSupport {
+                ifname: child.name.to_owned(),
+                kind: child.kind,
+                module: child.module,
+            });
+        }
+        Err(e) => return Err(nl_err(child.op, child.name)(e)),
+    };
+    let Some(link) = nl.find_link(child.name).await? else {
+        // The name is free, so the parent refused a second child like this
+        // one (a VLAN id already in use there, say): the kernel's answer.
+        return Err(nl_err(child.op, child.name)(exists));
+    };
+    require_kind(&link, child.name, child.kind)?;
+    let unusable = |reason| HostNetError::Unusable {
+        ifname: child.name.to_owned(),
+        reason: format!("exists but {reason}"),
+    };
+    if link_parent(&link) != Some(parent) {
+        return Err(unusable(format!("is not on {}", child.parent)));
+    }
+    same(&link).map_err(unusable)?;
+    Ok(LinkOutcome::Reused)
+}
