@@ -10,13 +10,16 @@ use nix::errno::Errno;
 use rtnetlink::packet_route::link::{InfoData, InfoMacVlan, InfoVlan, LinkMessage, MacVlanMode};
 use rtnetlink::{LinkMacVlan, LinkVlan};
 
-use super::netlink::{Netlink, info_data, is_errno, link_parent, nl_err, require_kind};
-use super::{HostNetError, LinkOutcome, MacvlanSpec, VlanSpec, validate_ifname};
+use super::netlink::{
+    Netlink, info_data, is_errno, link_address, link_parent, nl_err, require_kind,
+};
+use super::{HostNetError, LinkOutcome, MacvlanSpec, VlanSpec, mac_string, validate_ifname};
 
 /// What is being created, for the shared create-or-reuse path.
 struct Child<'a> {
     name: &'a str,
     parent: &'a str,
+    mac: [u8; 6],
     /// rtnl_link_ops kind, as `require_kind` and the messages spell it.
     kind: &'static str,
     /// The kernel module providing `kind`.
@@ -28,14 +31,15 @@ struct Child<'a> {
 impl Netlink {
     /// Creates the macvlan `spec.name` on `spec.parent` in bridge mode (so
     /// the containers of one VM reach each other without leaving it), with
-    /// the MAC and MTU, down. An existing bridge-mode macvlan of that name on
-    /// that parent is reused as it is (an earlier bind made it; the container
-    /// may be using it); any other link of that name is an error. Says which
-    /// of the two happened.
+    /// the MAC and MTU, down. An existing bridge-mode macvlan of that name and
+    /// MAC on that parent is reused as it is (an earlier bind made it and
+    /// dockerd has not moved it yet); any other link of that name is an
+    /// error. Says which of the two happened.
     pub async fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<LinkOutcome, HostNetError> {
         let child = Child {
             name: &spec.name,
             parent: &spec.parent,
+            mac: spec.mac,
             kind: "macvlan",
             module: "macvlan",
             op: "create macvlan",
@@ -72,6 +76,7 @@ impl Netlink {
         let child = Child {
             name: &spec.name,
             parent: &spec.parent,
+            mac: spec.mac,
             kind: "vlan",
             module: "8021q",
             op: "create vlan",
@@ -145,6 +150,15 @@ async fn create_child(
     };
     if link_parent(&link) != Some(parent) {
         return Err(unusable(format!("is not on {}", child.parent)));
+    }
+    // Another MAC means another port's link (ids sharing their first 11
+    // characters) or a stale one: Neutron's port security would drop the
+    // container's traffic.
+    let mac = link_address(&link);
+    if mac != Some(child.mac) {
+        let shown = mac.map_or_else(|| "none".to_owned(), mac_string);
+        let wanted = mac_string(child.mac);
+        return Err(unusable(format!("has MAC {shown}, not {wanted}")));
     }
     same(&link).map_err(unusable)?;
     Ok(LinkOutcome::Reused)

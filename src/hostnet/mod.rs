@@ -24,7 +24,7 @@ mod veth;
 
 pub use names::{
     BRIDGE_PREFIX, VETH_CONTAINER_PREFIX, VETH_HOST_PREFIX, bridge_mac, bridge_name, endpoint_mac,
-    validate_ifname, veth_container_name, veth_host_name,
+    mac_string, validate_ifname, veth_container_name, veth_host_name,
 };
 pub use netlink::Netlink;
 pub use recorder::{Call, CallKind, Recorder};

@@ -61,14 +61,12 @@ impl Netlink {
         let Some(link) = self.find_link(name).await? else {
             return Ok(None);
         };
-        let address = link.attributes.iter().find_map(|a| match a {
-            LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
-            _ => None,
-        });
-        address.map(Some).ok_or_else(|| HostNetError::Unusable {
-            ifname: name.to_owned(),
-            reason: "has no Ethernet MAC address".into(),
-        })
+        link_address(&link)
+            .map(Some)
+            .ok_or_else(|| HostNetError::Unusable {
+                ifname: name.to_owned(),
+                reason: "has no Ethernet MAC address".into(),
+            })
     }
 
     /// The MTU of the link called `name`, or `None` if there is no such link.
@@ -129,6 +127,14 @@ pub(super) fn link_name(link: &LinkMessage) -> Option<&str> {
 pub(super) fn link_kind(link: &LinkMessage) -> Option<&InfoKind> {
     link_infos(link)?.iter().find_map(|i| match i {
         LinkInfo::Kind(kind) => Some(kind),
+        _ => None,
+    })
+}
+
+/// The link's Ethernet MAC, if it has a 6-byte address.
+pub(super) fn link_address(link: &LinkMessage) -> Option<[u8; 6]> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
         _ => None,
     })
 }
