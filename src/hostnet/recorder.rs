@@ -165,8 +165,9 @@ impl Recorder {
 }
 
 /// The same error shape [`Netlink`](super::Netlink) produces for a kernel
-/// NACK, so callers' errno handling is exercised too.
-fn netlink_error(op: &'static str, ifname: &str, errno: Errno) -> HostNetError {
+/// NACK, so callers' errno handling is exercised too (also by the binding's
+/// fakes).
+pub fn netlink_error(op: &'static str, ifname: &str, errno: Errno) -> HostNetError {
     let mut message = ErrorMessage::default();
     message.code = NonZeroI32::new(-(errno as i32));
     HostNetError::Netlink {
