@@ -51,6 +51,11 @@ fn macvlan_child_is_made_reused_and_removed() {
     in_fresh_ns(|ns| async move {
         let b = nic_and_binder(&ns, NestedMode::Macvlan);
         assert_eq!(b.link_mac().await.unwrap(), NIC_MAC);
+        let as_binder: &dyn Binder = &b;
+        assert_eq!(
+            as_binder.link_mac().await.unwrap().as_deref(),
+            Some(NIC_MAC)
+        );
         assert_eq!(container_ifname(PORT), CHILD);
 
         let v = vif(Some(1450), None);

@@ -192,6 +192,11 @@ impl Binder for NestedBinder {
         };
         BindError::unbind_result(&vif.port_id, errors)
     }
+
+    /// Always `Some`: nested mode has a link, and a missing one is an error.
+    async fn link_mac(&self) -> Result<Option<String>, BindError> {
+        NestedBinder::link_mac(self).await.map(Some)
+    }
 }
 
 #[cfg(test)]
@@ -426,6 +431,11 @@ mod tests {
     async fn link_mac_is_the_nics_lowercase_and_a_missing_nic_names_the_option() {
         let (b, _links) = binder(NestedMode::Macvlan);
         assert_eq!(b.link_mac().await.unwrap(), "fa:16:3e:0b:0c:ee");
+        let through_the_trait: &dyn Binder = &b;
+        assert_eq!(
+            through_the_trait.link_mac().await.unwrap().as_deref(),
+            Some("fa:16:3e:0b:0c:ee")
+        );
         assert_eq!(b.settings().link_iface, "eth0");
 
         for (iface, why) in [
