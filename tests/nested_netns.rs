@@ -115,19 +115,22 @@ fn links_that_are_not_the_ports_child_are_refused_and_kept() {
         assert_eq!(ns.link(CHILD).unwrap()["linkinfo"]["info_kind"], "veth");
         ns.ip(&["link", "del", CHILD]);
 
-        // A macvlan on another parent, or with another MAC.
+        // A macvlan on another parent, with another MAC, or in another mode.
         ns.add_plain_veth("eth1", "eth1peer");
-        for (parent, mac, why) in [
-            ("eth1", "fa:16:3e:aa:00:01", "is not on eth0"),
+        let port_mac = "fa:16:3e:aa:00:01";
+        for (parent, mac, mode, why) in [
+            ("eth1", port_mac, "bridge", "is not on eth0"),
             (
                 "eth0",
                 "fa:16:3e:aa:00:02",
+                "bridge",
                 "has MAC fa:16:3e:aa:00:02, not fa:16:3e:aa:00:01",
             ),
+            ("eth0", port_mac, "vepa", "has mode Vepa, not mode Bridge"),
         ] {
             ns.ip(&[
                 "link", "add", "link", parent, "name", CHILD, "address", mac, "type", "macvlan",
-                "mode", "bridge",
+                "mode", mode,
             ]);
             let err = b.bind(&v).await.unwrap_err();
             assert!(err.to_string().ends_with(why), "{err}");

@@ -20,12 +20,45 @@ struct Child<'a> {
     name: &'a str,
     parent: &'a str,
     mac: [u8; 6],
+    /// What an existing link must also have to be reused.
+    detail: Detail,
     /// rtnl_link_ops kind, as `require_kind` and the messages spell it.
     kind: &'static str,
     /// The kernel module providing `kind`.
     module: &'static str,
     /// For errors: "create macvlan", ...
     op: &'static str,
+}
+
+/// The kind-specific setting that makes a child link the one wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Detail {
+    Mode(MacVlanMode),
+    VlanId(u16),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::Mode(mode) => write!(f, "mode {mode:?}"),
+            Detail::VlanId(id) => write!(f, "VLAN {id}"),
+        }
+    }
+}
+
+/// A macvlan's mode or a VLAN link's id, as the kernel reports it.
+fn detail(link: &LinkMessage) -> Option<Detail> {
+    match info_data(link)? {
+        InfoData::MacVlan(infos) => infos.iter().find_map(|i| match i {
+            InfoMacVlan::Mode(mode) => Some(Detail::Mode(*mode)),
+            _ => None,
+        }),
+        InfoData::Vlan(infos) => infos.iter().find_map(|i| match i {
+            InfoVlan::Id(id) => Some(Detail::VlanId(*id)),
+            _ => None,
+        }),
+        _ => None,
+    }
 }
 
 impl Netlink {
@@ -40,6 +73,7 @@ impl Netlink {
             name: &spec.name,
             parent: &spec.parent,
             mac: spec.mac,
+            detail: Detail::Mode(MacVlanMode::Bridge),
             kind: "macvlan",
             module: "macvlan",
             op: "create macvlan",
@@ -50,21 +84,7 @@ impl Netlink {
                 .mtu(spec.mtu)
                 .build()
         };
-        create_child(self, &child, request, |link| {
-            let mode = match info_data(link) {
-                Some(InfoData::MacVlan(infos)) => infos.iter().find_map(|i| match i {
-                    InfoMacVlan::Mode(mode) => Some(*mode),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            match mode {
-                Some(MacVlanMode::Bridge) => Ok(()),
-                Some(other) => Err(format!("is a macvlan in mode {other:?}, not Bridge")),
-                None => Err("is a macvlan of unknown mode, not Bridge".into()),
-            }
-        })
-        .await
+        create_child(self, &child, request).await
     }
 
     /// Creates the VLAN link `spec.name` for VLAN `spec.id` on `spec.parent`
@@ -77,6 +97,7 @@ impl Netlink {
             name: &spec.name,
             parent: &spec.parent,
             mac: spec.mac,
+            detail: Detail::VlanId(spec.id),
             kind: "vlan",
             module: "8021q",
             op: "create vlan",
@@ -86,31 +107,16 @@ impl Netlink {
                 .address(spec.mac.to_vec())
                 .build()
         };
-        create_child(self, &child, request, |link| {
-            let id = match info_data(link) {
-                Some(InfoData::Vlan(infos)) => infos.iter().find_map(|i| match i {
-                    InfoVlan::Id(id) => Some(*id),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            match id {
-                Some(id) if id == spec.id => Ok(()),
-                Some(other) => Err(format!("is for VLAN {other}, not {}", spec.id)),
-                None => Err(format!("is for an unknown VLAN, not {}", spec.id)),
-            }
-        })
-        .await
+        create_child(self, &child, request).await
     }
 }
 
-/// Creates the child, or reuses an existing one that is of the right kind,
-/// on the right parent and passes `same` (which says what differs).
+/// Creates the child, or reuses an existing one of the right kind, parent,
+/// MAC and detail.
 async fn create_child(
     nl: &Netlink,
     child: &Child<'_>,
     request: impl FnOnce(u32) -> LinkMessage,
-    same: impl FnOnce(&LinkMessage) -> Result<(), String>,
 ) -> Result<LinkOutcome, HostNetError> {
     for name in [child.name, child.parent] {
         validate_ifname(name)?;
@@ -160,6 +166,15 @@ async fn create_child(
         let wanted = mac_string(child.mac);
         return Err(unusable(format!("has MAC {shown}, not {wanted}")));
     }
-    same(&link).map_err(unusable)?;
+    match detail(&link) {
+        Some(found) if found == child.detail => {}
+        Some(found) => return Err(unusable(format!("has {found}, not {}", child.detail))),
+        None => {
+            return Err(unusable(format!(
+                "reports no mode or VLAN id, not {}",
+                child.detail
+            )));
+        }
+    }
     Ok(LinkOutcome::Reused)
 }
