@@ -6,12 +6,9 @@
 //! parent, reuse only of a matching link), and fails the next call of a
 //! given kind on request, with the error shape of a kernel refusal.
 
-use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use nix::errno::Errno;
 
-use crate::hostnet::recorder::netlink_error;
+use crate::hostnet::recorder::{Fake, FakeState, Recorded, netlink_error};
 use crate::hostnet::{
     HostNetError, LinkOutcome, MacvlanSpec, VlanSpec, mac_string, validate_ifname,
 };
@@ -79,24 +76,18 @@ impl FakeKind {
     }
 }
 
-#[derive(Debug, Default)]
-struct State {
-    calls: Vec<LinkCall>,
-    links: BTreeMap<String, FakeLink>,
-    /// Pending injected failures, consumed one per call of that kind.
-    failures: BTreeMap<LinkCallKind, Vec<Errno>>,
+impl Recorded for LinkCall {
+    type Kind = LinkCallKind;
+    fn kind(&self) -> LinkCallKind {
+        LinkCall::kind(self)
+    }
 }
 
-#[derive(Debug, Default)]
-pub struct RecordingLinks {
-    state: Mutex<State>,
-}
+/// The [`NestedLinks`] fake; the calls, links and injected failures are
+/// [`Fake`]'s.
+pub type RecordingLinks = Fake<LinkCall, FakeLink>;
 
 impl RecordingLinks {
-    pub fn new() -> RecordingLinks {
-        RecordingLinks::default()
-    }
-
     /// Makes a NIC exist (such as the VM's `eth0`) with this MAC and MTU.
     pub fn add_nic(&self, name: impl Into<String>, mac: [u8; 6], mtu: u32) {
         let link = FakeLink {
@@ -120,64 +111,9 @@ impl RecordingLinks {
         };
         state.links.insert(name.into(), link);
     }
-
-    /// Makes the next call of `kind` fail with EIO as a kernel would, without
-    /// changing any link. Queued failures are consumed in order.
-    pub fn fail_next(&self, kind: LinkCallKind) {
-        self.fail_next_with(kind, Errno::EIO);
-    }
-
-    /// Like [`fail_next`](Self::fail_next) with a chosen errno.
-    pub fn fail_next_with(&self, kind: LinkCallKind, errno: Errno) {
-        self.lock().failures.entry(kind).or_default().push(errno);
-    }
-
-    /// Every call so far, oldest first (failed ones included).
-    pub fn calls(&self) -> Vec<LinkCall> {
-        self.lock().calls.clone()
-    }
-
-    /// Returns the calls so far and forgets them.
-    pub fn take_calls(&self) -> Vec<LinkCall> {
-        std::mem::take(&mut self.lock().calls)
-    }
-
-    /// Names of the links that exist, sorted.
-    pub fn links(&self) -> Vec<String> {
-        self.lock().links.keys().cloned().collect()
-    }
-
-    pub fn link(&self, name: &str) -> Option<FakeLink> {
-        self.lock().links.get(name).cloned()
-    }
-
-    /// The state is plain data: a test that panicked holding the lock must
-    /// not hide it from the assertions that follow.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records `call` and returns the injected failure for it, if any.
-    fn begin(
-        &self,
-        call: LinkCall,
-        op: &'static str,
-        ifname: &str,
-    ) -> (MutexGuard<'_, State>, Result<(), HostNetError>) {
-        let mut state = self.lock();
-        let kind = call.kind();
-        state.calls.push(call);
-        let injected = state
-            .failures
-            .get_mut(&kind)
-            .filter(|queue| !queue.is_empty())
-            .map(|queue| queue.remove(0));
-        let result = injected.map_or(Ok(()), |errno| Err(netlink_error(op, ifname, errno)));
-        (state, result)
-    }
 }
 
-impl State {
+impl FakeState<LinkCall, FakeLink> {
     /// Adds the child `name` of `kind` on `parent` unless a matching one
     /// exists, as `hostnet::Netlink` does.
     fn create_child(
@@ -247,7 +183,7 @@ fn reuse(
         if found == wanted {
             return Ok(LinkOutcome::Reused);
         }
-        format!("is for VLAN {found}, not {wanted}")
+        format!("has VLAN {found}, not VLAN {wanted}")
     } else {
         return Ok(LinkOutcome::Reused);
     };
@@ -358,7 +294,7 @@ mod tests {
         let err = r.create_vlan(&vlan("t_cv", 101)).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "interface t_cv exists but is for VLAN 100, not 101"
+            "interface t_cv exists but has VLAN 100, not VLAN 101"
         );
         let err = r.create_vlan(&vlan("t_ca", 100)).await.unwrap_err();
         assert!(matches!(err, HostNetError::WrongKind { .. }), "{err}");

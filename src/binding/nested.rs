@@ -336,6 +336,11 @@ mod tests {
         assert_eq!(links.calls().len(), 2);
     }
 
+    fn assert_starts(err: &BindError, prefix: &str) {
+        let text = err.to_string();
+        assert!(text.starts_with(prefix), "{text}");
+    }
+
     #[tokio::test]
     async fn failures_leave_nothing_and_name_the_port() {
         let (b, links) = binder(NestedMode::Macvlan);
@@ -343,11 +348,7 @@ mod tests {
         // there is nothing of this call's to delete.
         links.fail_next(LinkCallKind::CreateMacvlan);
         let err = b.bind(&vif(Some(1450), None)).await.unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("port {PORT}: {CHILD} on eth0: ")),
-            "{err}"
-        );
+        assert_starts(&err, &format!("port {PORT}: {CHILD} on eth0: "));
         assert_eq!(links.links(), ["eth0"]);
         assert!(
             !links
@@ -369,11 +370,7 @@ mod tests {
         b.bind(&vif(Some(1450), None)).await.unwrap();
         links.fail_next(LinkCallKind::DeleteLink);
         let err = b.unbind(&vif(Some(1450), None)).await.unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("unbinding port {PORT}: ")),
-            "{err}"
-        );
+        assert_starts(&err, &format!("unbinding port {PORT}: "));
         assert_eq!(links.links(), ["eth0", CHILD]);
     }
 
