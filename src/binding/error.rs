@@ -14,6 +14,10 @@ pub enum BindError {
     /// A field of the `Vif` is unusable (e.g. a malformed MAC).
     #[error("port {port_id}: {reason}")]
     BadVif { port_id: String, reason: String },
+    /// Nested mode's `[binding] link_iface` (the VM's NIC) cannot carry the
+    /// port: missing, misnamed, or with too small an MTU.
+    #[error("[binding] link_iface {ifname:?}: {reason}")]
+    LinkIface { ifname: String, reason: String },
     /// A kernel-side step failed; `step` says which, for which port.
     #[error("{step}: {source}")]
     HostNet {

@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use crate::hostnet::{LinkOutcome, Netlink, validate_ifname};
+use crate::hostnet::{LinkOutcome, Netlink};
 
-use super::names::{container_ifname, host_ifname, mac_string, parse_mac};
+use super::names::{check_names, container_ifname, host_ifname, mac_string, parse_mac};
 use super::{
     BindError, Binder, BindingSettings, Vif, linuxbridge, ovs, refuse_unbound, script, veth,
 };
@@ -78,28 +78,16 @@ impl HostBinder {
     }
 }
 
-/// The port id must give valid interface names (Neutron's UUIDs always do).
-fn check_names(vif: &Vif) -> Result<(), BindError> {
-    let bad = |reason: String| BindError::BadVif {
-        port_id: vif.port_id.clone(),
-        reason,
-    };
-    if vif.port_id.is_empty() {
-        return Err(bad("the port id is empty".into()));
-    }
-    for name in [host_ifname(&vif.port_id), container_ifname(&vif.port_id)] {
-        validate_ifname(&name).map_err(|e| bad(e.to_string()))?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl Binder for HostBinder {
     async fn bind(&self, vif: &Vif) -> Result<(), BindError> {
         let plan = self.plan(vif).await?;
         let mac_bytes = parse_mac(vif)?;
         let mac = mac_string(mac_bytes);
-        check_names(vif)?;
+        check_names(
+            vif,
+            &[host_ifname(&vif.port_id), container_ifname(&vif.port_id)],
+        )?;
         let tap = host_ifname(&vif.port_id);
 
         let outcome = veth::create(&self.nl, vif, mac_bytes).await?;

@@ -4,6 +4,11 @@
 //! (`ovs.rs`), a Linux bridge (`linuxbridge.rs`), nothing (`tap`), or a
 //! kuryr-lib binding script (`script.rs`).
 //!
+//! In nested mode (containers in a Nova VM, where no agent plugs anything)
+//! [`NestedBinder`] instead hangs a macvlan or VLAN link `t_c…` off the VM's
+//! NIC (`nested.rs`), through the [`NestedLinks`] seam so that it is tested
+//! without root against [`RecordingLinks`].
+//!
 //! It receives a plain [`Vif`] and never talks to Neutron or Docker, reads no
 //! libnetwork JSON and never enters a container namespace: dockerd moves the
 //! container end and sets its addresses. Deciding when to bind and unbind (and
@@ -13,8 +18,11 @@
 mod error;
 mod exec;
 mod host;
+mod links;
+mod links_recorder;
 mod linuxbridge;
 mod names;
+mod nested;
 mod ovs;
 mod recorder;
 mod script;
@@ -24,7 +32,10 @@ use std::path::PathBuf;
 
 pub use error::BindError;
 pub use host::HostBinder;
+pub use links::NestedLinks;
+pub use links_recorder::{FakeKind, FakeLink, LinkCall, LinkCallKind, RecordingLinks};
 pub use names::{container_ifname, host_ifname, linuxbridge_name};
+pub use nested::{NestedBinder, NestedMode, NestedSettings};
 pub use recorder::{BindOp, RecordingBinder};
 
 /// kuryr-lib's MTU when the network has none.

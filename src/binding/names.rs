@@ -2,7 +2,9 @@
 //! them, so that links made by kuryr-libnetwork are found (and removed) by this
 //! plugin and the other way round. Pure functions; no I/O. Ids are used as
 //! given: they come from Neutron (UUIDs) and are checked against the kernel's
-//! name rules by the caller, not rewritten.
+//! name rules (`check_names`), not rewritten.
+
+use crate::hostnet::validate_ifname;
 
 use super::{BindError, Vif};
 
@@ -38,6 +40,22 @@ fn truncated(prefix: &str, id: &str, len: usize) -> String {
     prefix.chars().chain(id.chars()).take(len).collect()
 }
 
+/// The port id must give valid interface names (Neutron's UUIDs always do);
+/// `names` are those derived from it that the caller will create.
+pub(super) fn check_names(vif: &Vif, names: &[String]) -> Result<(), BindError> {
+    let bad = |reason: String| BindError::BadVif {
+        port_id: vif.port_id.clone(),
+        reason,
+    };
+    if vif.port_id.is_empty() {
+        return Err(bad("the port id is empty".into()));
+    }
+    for name in names {
+        validate_ifname(name).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// The port MAC as bytes, refusing anything the kernel would refuse or
 /// silently misuse: not six colon-separated hex pairs, multicast (which a
 /// veth rejects), or all zeros.
@@ -69,12 +87,7 @@ pub(super) fn parse_mac(vif: &Vif) -> Result<[u8; 6], BindError> {
 }
 
 /// The MAC as kuryr passes it to OVS and the scripts: lowercase.
-pub(super) fn mac_string(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub(super) use crate::hostnet::mac_string;
 
 #[cfg(test)]
 mod tests {

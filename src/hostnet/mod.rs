@@ -10,9 +10,12 @@
 //! The Neutron binding (`crate::binding`) uses a few bridge-less primitives of
 //! [`Netlink`] directly: [`Netlink::create_veth_pair`],
 //! [`Netlink::ensure_port_bridge`], [`Netlink::attach_to_bridge`] and
-//! [`Netlink::set_up`].
+//! [`Netlink::set_up`], and for nested mode (containers in a VM, hanging off
+//! its NIC) [`Netlink::create_macvlan`], [`Netlink::create_vlan`],
+//! [`Netlink::link_mac`] and [`Netlink::link_mtu`].
 
 mod bridge;
+mod child;
 pub mod isolation;
 pub mod names;
 mod netlink;
@@ -21,7 +24,7 @@ mod veth;
 
 pub use names::{
     BRIDGE_PREFIX, VETH_CONTAINER_PREFIX, VETH_HOST_PREFIX, bridge_mac, bridge_name, endpoint_mac,
-    validate_ifname, veth_container_name, veth_host_name,
+    mac_string, validate_ifname, veth_container_name, veth_host_name,
 };
 pub use netlink::Netlink;
 pub use recorder::{Call, CallKind, Recorder};
@@ -67,6 +70,28 @@ pub struct VethPair {
     pub mtu: Option<u32>,
 }
 
+/// A macvlan in bridge mode on `parent` (the VM's NIC in nested mode; see
+/// [`Netlink::create_macvlan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacvlanSpec {
+    pub parent: String,
+    pub name: String,
+    pub mac: [u8; 6],
+    /// At most the parent's MTU, or the kernel refuses the link.
+    pub mtu: u32,
+}
+
+/// An 802.1Q VLAN link on `parent` (see [`Netlink::create_vlan`]); it takes
+/// the parent's MTU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VlanSpec {
+    pub parent: String,
+    pub name: String,
+    /// 1-4094.
+    pub id: u16,
+    pub mac: [u8; 6],
+}
+
 /// Whether a create-or-reuse call made the link or found it already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOutcome {
@@ -105,6 +130,21 @@ pub enum HostNetError {
         ifname: String,
         expected: &'static str,
         found: String,
+    },
+    /// A link that exists is not what the caller needs, e.g. of the right
+    /// kind but on another parent; `reason` completes "interface X ...".
+    #[error("interface {ifname} {reason}")]
+    Unusable { ifname: String, reason: String },
+    /// The kernel has no driver for this kind of link (EOPNOTSUPP, "Unknown
+    /// device type"): a module is missing, which the message names.
+    #[error(
+        "create {kind} {ifname}: this kernel cannot create {kind} links; it needs the \
+         {module} module (modprobe {module})"
+    )]
+    NoKernelSupport {
+        ifname: String,
+        kind: &'static str,
+        module: &'static str,
     },
 }
 

@@ -45,6 +45,14 @@ fn with_prefix(prefix: &str, id: &str) -> String {
     name
 }
 
+/// A MAC as the kernel, `ip` and Neutron print it: lowercase, colon-separated.
+pub fn mac_string(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 pub fn bridge_mac(network_id: &str) -> [u8; 6] {
     mac_from_id(network_id)
 }

@@ -1,12 +1,13 @@
 //! The real [`HostNet`]: an rtnetlink connection to the kernel of the network
 //! namespace `Netlink::connect` was called in. This file holds the connection,
-//! link lookup, bringing up, deletion and listing plus the errno plumbing shared with
-//! `bridge.rs` (bridge creation and addresses) and `veth.rs` (veth pairs).
+//! link lookup (including a link's MAC and MTU), bringing up, deletion and listing plus
+//! the errno plumbing shared with `bridge.rs` (bridge creation and addresses), `veth.rs`
+//! (veth pairs) and `child.rs` (macvlan and VLAN links).
 //! Retrying, ordering and reconciliation are left to the backend.
 
 use futures::TryStreamExt;
 use nix::errno::Errno;
-use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkUnspec};
 
 use super::{BridgeSpec, HostNet, HostNetError, VethSpec, validate_ifname};
@@ -50,6 +51,34 @@ impl Netlink {
             .execute()
             .await
             .map_err(nl_err("set link up", name))
+    }
+
+    /// The Ethernet MAC of the link called `name`, or `None` if there is no
+    /// such link. A link without one (a tun, a tunnel) is
+    /// [`HostNetError::Unusable`].
+    pub async fn link_mac(&self, name: &str) -> Result<Option<[u8; 6]>, HostNetError> {
+        validate_ifname(name)?;
+        let Some(link) = self.find_link(name).await? else {
+            return Ok(None);
+        };
+        link_address(&link)
+            .map(Some)
+            .ok_or_else(|| HostNetError::Unusable {
+                ifname: name.to_owned(),
+                reason: "has no Ethernet MAC address".into(),
+            })
+    }
+
+    /// The MTU of the link called `name`, or `None` if there is no such link.
+    pub async fn link_mtu(&self, name: &str) -> Result<Option<u32>, HostNetError> {
+        validate_ifname(name)?;
+        let link = self.find_link(name).await?;
+        Ok(link.and_then(|link| {
+            link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Mtu(mtu) => Some(*mtu),
+                _ => None,
+            })
+        }))
     }
 
     pub(super) async fn set_up_index(&self, index: u32, name: &str) -> Result<(), HostNetError> {
@@ -96,11 +125,40 @@ pub(super) fn link_name(link: &LinkMessage) -> Option<&str> {
 /// IFLA_LINKINFO in every RTM_NEWLINK reply for such devices, so no extra
 /// request is needed; devices without ops (lo, physical NICs) have none.
 pub(super) fn link_kind(link: &LinkMessage) -> Option<&InfoKind> {
+    link_infos(link)?.iter().find_map(|i| match i {
+        LinkInfo::Kind(kind) => Some(kind),
+        _ => None,
+    })
+}
+
+/// The link's Ethernet MAC, if it has a 6-byte address.
+pub(super) fn link_address(link: &LinkMessage) -> Option<[u8; 6]> {
     link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
-            LinkInfo::Kind(kind) => Some(kind),
-            _ => None,
-        }),
+        LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+        _ => None,
+    })
+}
+
+/// The index of the link `link` sits on (IFLA_LINK: a macvlan's or VLAN's
+/// parent).
+pub(super) fn link_parent(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Link(index) => Some(*index),
+        _ => None,
+    })
+}
+
+/// The kind-specific part of IFLA_LINKINFO (a macvlan's mode, a VLAN's id).
+pub(super) fn info_data(link: &LinkMessage) -> Option<&InfoData> {
+    link_infos(link)?.iter().find_map(|i| match i {
+        LinkInfo::Data(data) => Some(data),
+        _ => None,
+    })
+}
+
+fn link_infos(link: &LinkMessage) -> Option<&[LinkInfo]> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => Some(infos.as_slice()),
         _ => None,
     })
 }

@@ -3,7 +3,9 @@
 //! links seeded by the test) that follows the same idempotency rules as the
 //! kernel-backed [`Netlink`](super::Netlink), and can be told to fail the next
 //! call of a given kind. It models names only, not addresses, MACs or MTUs:
-//! tests that care about those inspect the recorded specs.
+//! tests that care about those inspect the recorded specs. The recording and
+//! failure injection are the generic [`Fake`], which the binding's fake of
+//! nested mode's links reuses with calls and a link model of its own.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroI32;
@@ -52,9 +54,9 @@ impl Call {
     }
 }
 
-/// What the model knows about an existing link.
+/// What the [`Recorder`]'s model knows about an existing link.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Link {
+pub enum Link {
     Bridge,
     Veth {
         peer: String,
@@ -63,24 +65,120 @@ enum Link {
     Other,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    calls: Vec<Call>,
-    links: BTreeMap<String, Link>,
+/// A call an in-memory [`Fake`] records, with the kind `fail_next` picks it by.
+pub trait Recorded: Clone {
+    type Kind: Ord + Copy + std::fmt::Debug;
+    fn kind(&self) -> Self::Kind;
+}
+
+impl Recorded for Call {
+    type Kind = CallKind;
+    fn kind(&self) -> CallKind {
+        Call::kind(self)
+    }
+}
+
+/// What a [`Fake`] holds: every call so far, the failures it was asked to
+/// inject, and its model of the links that exist, by name.
+#[derive(Debug)]
+pub struct FakeState<C: Recorded, L> {
+    calls: Vec<C>,
     /// Pending injected failures, consumed one per call of that kind.
-    failures: BTreeMap<CallKind, Vec<Errno>>,
+    failures: BTreeMap<C::Kind, Vec<Errno>>,
+    pub(crate) links: BTreeMap<String, L>,
 }
 
-#[derive(Debug, Default)]
-pub struct Recorder {
-    state: Mutex<State>,
+/// An in-memory fake of a netlink layer, recording calls of type `C` over
+/// links modelled as `L`: [`Recorder`] fakes [`HostNet`], the binding's
+/// `RecordingLinks` its `NestedLinks`.
+#[derive(Debug)]
+pub struct Fake<C: Recorded, L> {
+    state: Mutex<FakeState<C, L>>,
 }
 
-impl Recorder {
-    pub fn new() -> Recorder {
-        Recorder::default()
+impl<C: Recorded, L> Default for Fake<C, L> {
+    fn default() -> Self {
+        let state = FakeState {
+            calls: Vec::new(),
+            failures: BTreeMap::new(),
+            links: BTreeMap::new(),
+        };
+        Fake {
+            state: Mutex::new(state),
+        }
+    }
+}
+
+impl<C: Recorded, L: Clone> Fake<C, L> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
+    /// Makes the next call of `kind` fail with EIO as a kernel would, without
+    /// changing any link. Queued failures are consumed in order.
+    pub fn fail_next(&self, kind: C::Kind) {
+        self.fail_next_with(kind, Errno::EIO);
+    }
+
+    /// Like [`fail_next`](Self::fail_next) with a chosen errno.
+    pub fn fail_next_with(&self, kind: C::Kind, errno: Errno) {
+        self.lock().failures.entry(kind).or_default().push(errno);
+    }
+
+    /// Every call so far, oldest first (failed ones included).
+    pub fn calls(&self) -> Vec<C> {
+        self.lock().calls.clone()
+    }
+
+    /// Returns the calls so far and forgets them.
+    pub fn take_calls(&self) -> Vec<C> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Names of the links that currently exist, sorted.
+    pub fn links(&self) -> Vec<String> {
+        self.lock().links.keys().cloned().collect()
+    }
+
+    pub fn has_link(&self, name: &str) -> bool {
+        self.lock().links.contains_key(name)
+    }
+
+    /// What the model knows about the link called `name`.
+    pub fn link(&self, name: &str) -> Option<L> {
+        self.lock().links.get(name).cloned()
+    }
+
+    /// A panicking test thread must not turn every later assertion into a
+    /// second, confusing panic: the state is plain data, so use it anyway.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, FakeState<C, L>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `call` and returns the failure injected for it, if any, as
+    /// the kernel would refuse `op` on `ifname`.
+    pub(crate) fn begin(
+        &self,
+        call: C,
+        op: &'static str,
+        ifname: &str,
+    ) -> (MutexGuard<'_, FakeState<C, L>>, Result<(), HostNetError>) {
+        let mut state = self.lock();
+        let kind = call.kind();
+        state.calls.push(call);
+        let queue = state.failures.get_mut(&kind).filter(|q| !q.is_empty());
+        let result = match queue.map(|q| q.remove(0)) {
+            Some(errno) => Err(netlink_error(op, ifname, errno)),
+            None => Ok(()),
+        };
+        (state, result)
+    }
+}
+
+/// The [`HostNet`] fake.
+pub type Recorder = Fake<Call, Link>;
+
+impl Recorder {
     /// A recorder that already "has" these links (of no particular kind), as
     /// left behind by an earlier run, for reconciliation tests.
     pub fn with_links<I, S>(names: I) -> Recorder
@@ -104,69 +202,12 @@ impl Recorder {
     pub fn add_link(&self, name: impl Into<String>) {
         self.lock().links.insert(name.into(), Link::Other);
     }
-
-    /// Makes the next call of `kind` fail with EIO as a kernel would, without
-    /// changing any link. Queued failures are consumed in order.
-    pub fn fail_next(&self, kind: CallKind) {
-        self.fail_next_with(kind, Errno::EIO);
-    }
-
-    /// Like [`fail_next`](Self::fail_next) with a chosen errno.
-    pub fn fail_next_with(&self, kind: CallKind, errno: Errno) {
-        self.lock().failures.entry(kind).or_default().push(errno);
-    }
-
-    /// Every call so far, oldest first (failed ones included).
-    pub fn calls(&self) -> Vec<Call> {
-        self.lock().calls.clone()
-    }
-
-    /// Returns the calls so far and forgets them.
-    pub fn take_calls(&self) -> Vec<Call> {
-        std::mem::take(&mut self.lock().calls)
-    }
-
-    /// Names of the links that currently exist, sorted.
-    pub fn links(&self) -> Vec<String> {
-        self.lock().links.keys().cloned().collect()
-    }
-
-    pub fn has_link(&self, name: &str) -> bool {
-        self.lock().links.contains_key(name)
-    }
-
-    /// A panicking test thread must not turn every later assertion into a
-    /// second, confusing panic: the state is plain data, so use it anyway.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records `call` and returns the injected failure for it, if any.
-    fn begin(
-        &self,
-        call: Call,
-        op: &'static str,
-        ifname: &str,
-    ) -> (MutexGuard<'_, State>, Result<(), HostNetError>) {
-        let mut state = self.lock();
-        let kind = call.kind();
-        state.calls.push(call);
-        let injected = state
-            .failures
-            .get_mut(&kind)
-            .filter(|queue| !queue.is_empty())
-            .map(|queue| queue.remove(0));
-        let result = match injected {
-            Some(errno) => Err(netlink_error(op, ifname, errno)),
-            None => Ok(()),
-        };
-        (state, result)
-    }
 }
 
 /// The same error shape [`Netlink`](super::Netlink) produces for a kernel
-/// NACK, so callers' errno handling is exercised too.
-fn netlink_error(op: &'static str, ifname: &str, errno: Errno) -> HostNetError {
+/// NACK, so callers' errno handling is exercised too (also by the binding's
+/// fakes).
+pub fn netlink_error(op: &'static str, ifname: &str, errno: Errno) -> HostNetError {
     let mut message = ErrorMessage::default();
     message.code = NonZeroI32::new(-(errno as i32));
     HostNetError::Netlink {
