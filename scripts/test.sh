@@ -197,6 +197,7 @@ stop_keystone() {
 
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
+  bash tests/e2e/docker-nested.sh
   SWARM_BACKEND=neutron bash tests/e2e/docker-swarm.sh
   bash tests/e2e/swarm-3node.sh
   # Section a needs the Keystone rig: a missing rig fails it unless skipped.

@@ -7,7 +7,7 @@
 //! opening a backend repairs the host (reconcile deletes links and rewrites the shared
 //! nft table), so a second plugin must fail before that, having changed nothing.
 
-use crate::binding::{Binder, HostBinder};
+use crate::binding::{Binder, HostBinder, NestedBinder, NestedMode, NestedSettings};
 use crate::config::{BackendKind, Config, Listen};
 use crate::driver::Driver;
 use crate::embedded::{Embedded, Settings};
@@ -198,6 +198,17 @@ fn lock_host(path: &Path) -> Result<Flock<File>, DaemonError> {
     }
 }
 
+/// The host side of nested mode, from the config's driver choice.
+fn nested_settings(nesting: &crate::config::Nesting) -> NestedSettings {
+    NestedSettings {
+        link_iface: nesting.link_iface.clone(),
+        mode: match nesting.driver {
+            crate::config::NestedDriver::Macvlan => NestedMode::Macvlan,
+            crate::config::NestedDriver::Vlan => NestedMode::Vlan,
+        },
+    }
+}
+
 /// The backend, and the embedded backend's store so `run` can stop when it fails.
 async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>), DaemonError> {
     match config.backend {
@@ -211,7 +222,10 @@ async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>
             })?;
             let client = neutron::Client::new(options)?;
             let settings = neutron_driver::Settings::from_config(config);
-            let binder: Arc<dyn Binder> = Arc::new(HostBinder::new(settings.binding.clone())?);
+            let binder: Arc<dyn Binder> = match &config.nesting {
+                None => Arc::new(HostBinder::new(settings.binding.clone())?),
+                Some(nesting) => Arc::new(NestedBinder::new(nested_settings(nesting))?),
+            };
             let driver = Arc::new(NeutronDriver::new(client, settings, binder)?);
             // Warm up in the background: the plugin must answer dockerd even while
             // Neutron is still starting; calls retry the check until it succeeds.

@@ -139,7 +139,8 @@ scenario_a() {
   for c in kn-1 kn-2; do
     port="$(n GET "ports?mac_address=$(mac_of "$c")" | jq -c '.ports[0] | [.fixed_ips[0].ip_address, .["binding:host_id"]]')"
     assert_eq "[\"$(ip_of "$c")\",\"\"]" "$port" "$c: its port holds its address and stays unbound"
-    assert_contains "$(d exec "$c" ip -d link show eth0)" "macvlan mode bridge" "$c: eth0 is a macvlan in bridge mode"
+    assert_contains "$(nsenter -t "$(d inspect -f '{{.State.Pid}}' "$c")" -n ip -d link show eth0)" \
+      "macvlan mode bridge" "$c: eth0 is a macvlan in bridge mode (on $NIC)"
   done
   check "kn-1 pings kn-2 ($a2)" pings kn-1 "$a2"
   check "kn-2 pings kn-1 ($a1)" pings kn-2 "$a1"
@@ -169,6 +170,7 @@ scenario_c() {
   out="$(d run -d --name kn-c11 --label "$LABEL" --network "$NET" "$IMG" sleep 600 2>&1)" && rc=0 || rc=$?
   assert_eq 1 "$((rc != 0))" "the 11th container fails"
   assert_contains "$out" "max_allowed_address_pair" "its error names the limit"
+  log "the 11th container's error: $out"
   d rm -f kn-c11 >/dev/null 2>&1 || true
   settle >/dev/null
   assert_eq 10 "$(extra_pairs)" "the 11th left no pair"
