@@ -45,7 +45,9 @@
 #           start 80 s to 3 min from PyPI), then tests/e2e/docker-neutron.sh
 #           (real dockerd + our plugin with backend = neutron, interop with
 #           kuryr-libnetwork 18.0.0 whose venv kuryr-py-up.sh builds, about 45 s),
-#           the swarm suites on Neutron, tests/e2e/bootstrap.sh (with
+#           tests/e2e/docker-nested.sh (nested macvlan mode: containers on a "VM
+#           NIC" veth with a Neutron port's MAC, about 20 s), the swarm suites on
+#           Neutron, tests/e2e/bootstrap.sh (with
 #           E2E_REQUIRE_KEYSTONE=1 unless Keystone is skipped: its section a runs
 #           the bootstrap's kuryr.conf and a managed plugin's OS_* settings
 #           against the keystone-auth Neutron), then BENCH_ENFORCE=1
