@@ -4,7 +4,7 @@
 mod support;
 
 use axum::http::StatusCode;
-use kuryr::hostnet::{Call, CallKind, Recorder};
+use kuryr::hostnet::{Call, CallKind, NetworkRules, Recorder};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use support::{EP, EP2, NET, backend, call, call_raw, ok};
@@ -502,7 +502,9 @@ async fn networks_are_isolated_and_a_firewall_failure_rolls_back() {
             .into_iter()
             .rev()
             .filter_map(|c| match c {
-                Call::Isolate(b) => Some(b),
+                Call::Firewall(networks) => {
+                    Some(networks.into_iter().map(|n| n.bridge).collect::<Vec<_>>())
+                }
                 _ => None,
             })
             .next()
@@ -513,7 +515,7 @@ async fn networks_are_isolated_and_a_firewall_failure_rolls_back() {
     let create = json!({
         "NetworkID": second, "Options": {"com.docker.network.generic": {}},
         "IPv4Data": [{"AddressSpace": "s", "Pool": "10.92.0.0/24", "Gateway": "10.92.0.1/24"}], "IPv6Data": []});
-    host.fail_next(CallKind::Isolate);
+    host.fail_next(CallKind::Firewall);
     let (status, reply) = call(&router, "/NetworkDriver.CreateNetwork", create.clone()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
     assert!(
@@ -559,4 +561,163 @@ async fn settle_reports_an_empty_backlog_and_refuses_bad_bodies() {
         reply["Err"].as_str().unwrap().contains("Timeout"),
         "{reply}"
     );
+}
+
+/// The last rule set the backend gave the host.
+fn last_rules(host: &Recorder) -> Vec<NetworkRules> {
+    host.calls()
+        .into_iter()
+        .rev()
+        .find_map(|c| match c {
+            Call::Firewall(networks) => Some(networks),
+            _ => None,
+        })
+        .expect("a firewall rebuild")
+}
+
+/// CreateNetwork of `id` with one IPv4 and one IPv6 subnet (`10.<n>.0.0/24`,
+/// `fd<n>::/64`), `--internal` or not, and these `-o` options.
+async fn create_network_with(
+    router: &axum::Router,
+    id: &str,
+    n: u8,
+    internal: bool,
+    options: Value,
+) -> (StatusCode, Value) {
+    call(
+        router,
+        "/NetworkDriver.CreateNetwork",
+        json!({
+        "NetworkID": id,
+        "Options": {"com.docker.network.enable_ipv6": true, "com.docker.network.internal": internal,
+                    "com.docker.network.generic": options},
+        "IPv4Data": [{"AddressSpace": "s", "Pool": format!("10.{n}.0.0/24"), "Gateway": format!("10.{n}.0.1/24")}],
+        "IPv6Data": [{"AddressSpace": "s", "Pool": format!("fd{n}::/64"), "Gateway": format!("fd{n}::1/64")}]}),
+    )
+    .await
+}
+
+fn rules(bridge: &str, masquerade: &[&str], internal: bool, ports: &[&str]) -> NetworkRules {
+    NetworkRules {
+        bridge: bridge.into(),
+        masquerade: masquerade.iter().map(|s| s.parse().unwrap()).collect(),
+        internal,
+        isolated_ports: ports.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+const NET_B: &str = "b054fb0b37cf8b6a1ff5e2a0a5d1c9f3b0d8e7a6c5b4a3f2e1d0c9b8a7f6e5d4";
+const NET_C: &str = "c054fb0b37cf8b6a1ff5e2a0a5d1c9f3b0d8e7a6c5b4a3f2e1d0c9b8a7f6e5d4";
+const NET_D: &str = "d054fb0b37cf8b6a1ff5e2a0a5d1c9f3b0d8e7a6c5b4a3f2e1d0c9b8a7f6e5d4";
+
+/// Egress NAT of the IPv4 subnets by default, none for `--internal` or
+/// `enable_ip_masquerade=false`, the ports of an `enable_icc=false` network as its
+/// endpoints come and go; and a restart rebuilds exactly the same rules from the store.
+#[tokio::test]
+async fn firewall_rules_follow_the_networks_and_a_restart_rebuilds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let host = Arc::new(Recorder::new());
+        let router = backend(dir.path(), host.clone()).await;
+        let masquerade = "com.docker.network.bridge.enable_ip_masquerade";
+        let icc = "com.docker.network.bridge.enable_icc";
+        for (id, n, internal, options) in [
+            (NET, 81, false, json!({})),
+            (NET_B, 82, true, json!({})),
+            (NET_C, 83, false, json!({masquerade: "false"})),
+            (NET_D, 84, false, json!({icc: "false", masquerade: "true"})),
+        ] {
+            let (status, reply) = create_network_with(&router, id, n, internal, options).await;
+            assert_eq!(status, StatusCode::OK, "{reply}");
+        }
+        let no_ports: &[&str] = &[];
+        let mut expected = vec![
+            rules("kbrb054fb0b37cf", &[], true, no_ports),
+            rules("kbrc054fb0b37cf", &[], false, no_ports),
+            rules("kbrc16ddead9f55", &["10.81.0.0/24"], false, no_ports),
+            rules("kbrd054fb0b37cf", &["10.84.0.0/24"], false, no_ports),
+        ];
+        assert_eq!(last_rules(&host), expected);
+
+        for (ep, address) in [(EP, "10.84.0.2/24"), (EP2, "10.84.0.3/24")] {
+            ok(&router, "/NetworkDriver.CreateEndpoint", json!({
+                "NetworkID": NET_D, "EndpointID": ep, "Interface": {"Address": address}, "Options": {}}))
+            .await;
+        }
+        expected[3].isolated_ports = vec!["kvh413eee0d5150".into(), "kvh70141a672af9".into()];
+        assert_eq!(last_rules(&host), expected);
+
+        // Docker's booleans only, refused by name before anything is made.
+        let (status, reply) = create_network_with(
+            &router,
+            NET_D.replace('d', "e").as_str(),
+            85,
+            false,
+            json!({icc: "no"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+        assert!(reply["Err"].as_str().unwrap().contains(icc), "{reply}");
+        assert_eq!(last_rules(&host), expected);
+        expected
+    };
+
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+    assert_eq!(last_rules(&host), before, "the same rules after a restart");
+
+    ok(
+        &router,
+        "/NetworkDriver.DeleteEndpoint",
+        json!({"NetworkID": NET_D, "EndpointID": EP}),
+    )
+    .await;
+    assert_eq!(
+        last_rules(&host)[3].isolated_ports,
+        ["kvh413eee0d5150"],
+        "a deleted endpoint leaves the drop rule"
+    );
+    for id in [NET, NET_B, NET_C, NET_D] {
+        ok(
+            &router,
+            "/NetworkDriver.DeleteNetwork",
+            json!({"NetworkID": id}),
+        )
+        .await;
+    }
+    assert_eq!(last_rules(&host), []);
+}
+
+/// With `enable_icc=false` an endpoint is only created once its port is in the drop
+/// rule: if that rebuild fails, the veth and the record are gone again.
+#[tokio::test]
+async fn without_icc_a_failed_rebuild_rolls_the_endpoint_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+    let options = json!({"com.docker.network.bridge.enable_icc": "false"});
+    let (status, reply) = create_network_with(&router, NET, 86, false, options).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let create = json!({
+        "NetworkID": NET, "EndpointID": EP, "Interface": {"Address": "10.86.0.2/24"}, "Options": {}});
+    host.fail_next(CallKind::Firewall);
+    let (status, reply) = call(&router, "/NetworkDriver.CreateEndpoint", create.clone()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
+    assert!(!host.has_link("kvh70141a672af9"), "the veth is rolled back");
+    assert_eq!(last_rules(&host)[0].isolated_ports, Vec::<String>::new());
+    let (status, _) = call(
+        &router,
+        "/NetworkDriver.Join",
+        json!({
+        "NetworkID": NET, "EndpointID": EP, "SandboxKey": "/x", "Options": {}}),
+    )
+    .await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "no endpoint record after a failed create"
+    );
+
+    ok(&router, "/NetworkDriver.CreateEndpoint", create).await;
+    assert_eq!(last_rules(&host)[0].isolated_ports, ["kvh70141a672af9"]);
 }

@@ -2,7 +2,7 @@
 //! host end on the network's bridge, the container end handed to dockerd at Join.
 
 use super::Embedded;
-use super::options;
+use super::{firewall, options};
 use crate::Error;
 use crate::hostnet::{VethSpec, names};
 use crate::model::{
@@ -85,13 +85,31 @@ pub(super) async fn create_endpoint(
     };
     if let Err(error) = pending.wait().await {
         backend.lock().endpoints.remove(&record.endpoint_id);
-        let cause = Error::from(error);
-        return Err(match backend.host.delete_link(&record.host_ifname).await {
-            Ok(()) => cause,
-            Err(undo) => Error::List(vec![cause, undo.into()]),
-        });
+        return Err(delete_veth(backend, &record, error.into()).await);
+    }
+    // With enable_icc=false the new port joins the drop rule before dockerd gets the
+    // veth (its container end is down until then), so no frame passes unfiltered.
+    if firewall::tracks_endpoints(&network) {
+        let endpoint_id = record.endpoint_id.clone();
+        let synced = backend
+            .sync_firewall_or_undo(|state| {
+                state.endpoints.remove(&endpoint_id);
+                vec![Op::DeleteEndpoint { endpoint_id }]
+            })
+            .await;
+        if let Err(error) = synced {
+            return Err(delete_veth(backend, &record, error).await);
+        }
     }
     Ok(reply(docker_mac, mac))
+}
+
+/// Rolls a new endpoint's veth back after `cause`.
+async fn delete_veth(backend: &Embedded, record: &EndpointRecord, cause: Error) -> Error {
+    match backend.host.delete_link(&record.host_ifname).await {
+        Ok(()) => cause,
+        Err(undo) => Error::List(vec![cause, undo.into()]),
+    }
 }
 
 /// dockerd refuses a reply that sets a field it already has, even to the same value, so
@@ -103,7 +121,7 @@ fn reply(docker_mac: Option<MacAddress>, mac: [u8; 6]) -> EndpointReply {
 }
 
 pub(super) async fn delete_endpoint(backend: &Embedded, ep: EndpointRef) -> Result<(), Error> {
-    let (host_ifname, pending) = {
+    let (host_ifname, pending, resync) = {
         let mut state = backend.lock();
         match state.endpoints.remove(ep.endpoint_id.as_str()) {
             Some(record) => (
@@ -111,11 +129,15 @@ pub(super) async fn delete_endpoint(backend: &Embedded, ep: EndpointRef) -> Resu
                 Some(backend.store.submit(vec![Op::DeleteEndpoint {
                     endpoint_id: ep.endpoint_id.to_string(),
                 }])),
+                state
+                    .networks
+                    .get(&record.network_id)
+                    .is_some_and(firewall::tracks_endpoints),
             ),
             // Unknown endpoint: still remove the veth its id would have had. The id is
             // a whole Docker id (checked at the edge), so the name cannot alias a live
             // endpoint's veth the way a 12-character prefix could.
-            None => (names::veth_host_name(&ep.endpoint_id), None),
+            None => (names::veth_host_name(&ep.endpoint_id), None, false),
         }
     };
     let mut errors = Vec::new();
@@ -126,6 +148,11 @@ pub(super) async fn delete_endpoint(backend: &Embedded, ep: EndpointRef) -> Resu
     if let Some(pending) = pending {
         if let Err(error) = pending.wait().await {
             errors.push(error.into());
+        }
+    }
+    if resync {
+        if let Err(error) = backend.sync_firewall().await {
+            errors.push(error);
         }
     }
     Error::from_all(errors)
@@ -186,8 +213,9 @@ pub(super) fn oper_info(backend: &Embedded, ep: &EndpointRef) -> OperInfo {
 }
 
 /// dockerd opens no host listener for a remote driver's ports (spec §3.10), and the
-/// embedded backend does no NAT: published ports are reachable on the container's own
-/// address from the host only. Say so rather than pretend.
+/// embedded backend translates no ports (its only NAT is egress masquerading):
+/// published ports are reachable on the container's own address from the host only.
+/// Say so rather than pretend.
 pub(super) fn program_external_connectivity(req: &Connectivity) {
     if !req.port_bindings.is_empty() {
         tracing::warn!(

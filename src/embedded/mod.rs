@@ -8,6 +8,7 @@
 //! any host change. No lock is held across an `.await`.
 
 mod endpoints;
+mod firewall;
 mod networks;
 mod options;
 mod pools;
@@ -23,7 +24,7 @@ use crate::model::{
     EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId, NetworkSpec,
     OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
 };
-use crate::store::{Snapshot, Store};
+use crate::store::{Op, Snapshot, Store};
 use async_trait::async_trait;
 use ipnet::IpNet;
 use state::State;
@@ -75,17 +76,37 @@ impl Embedded {
         backend
     }
 
-    /// Rebuild the isolation rules from the networks in memory now.
-    async fn sync_isolation(&self) -> Result<(), Error> {
+    /// Rebuild kuryr's packet filter from the networks and endpoints in memory now.
+    async fn sync_firewall(&self) -> Result<(), Error> {
         let _serialised = self.firewall.lock().await;
-        let mut bridges: Vec<String> = self
-            .lock()
-            .networks
-            .values()
-            .map(|network| network.bridge.clone())
-            .collect();
-        bridges.sort();
-        Ok(self.host.isolate(&bridges).await?)
+        let networks = firewall::rules(&self.lock());
+        Ok(self.host.firewall(&networks).await?)
+    }
+
+    /// Rebuild the packet filter for a change already in memory and submitted to the
+    /// store. If that fails, take the change back out (`undo` edits the state and
+    /// returns the store ops that remove it), rebuild for the state without it, and
+    /// return every error; the caller then undoes its host changes.
+    async fn sync_firewall_or_undo(
+        &self,
+        undo: impl FnOnce(&mut State) -> Vec<Op>,
+    ) -> Result<(), Error> {
+        let Err(error) = self.sync_firewall().await else {
+            return Ok(());
+        };
+        let pending = {
+            let mut state = self.lock();
+            let ops = undo(&mut state);
+            self.store.submit(ops)
+        };
+        let mut errors = vec![error];
+        if let Err(undo) = pending.wait().await {
+            errors.push(undo.into());
+        }
+        if let Err(undo) = self.sync_firewall().await {
+            errors.push(undo);
+        }
+        Err(Error::all(errors))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -2,7 +2,7 @@
 //! holding the network's gateway addresses.
 
 use super::Embedded;
-use super::options;
+use super::{firewall, options};
 use crate::Error;
 use crate::hostnet::{BridgeSpec, names};
 use crate::model::{NetworkId, NetworkSpec, Scope, Subnet};
@@ -81,24 +81,20 @@ pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Res
         backend.lock().networks.remove(&record.network_id);
         return Err(rollback_bridge(backend, &bridge_spec(&record), error.into()).await);
     }
-    // Isolation comes after the record is in memory, so a concurrent rebuild for
+    // The rules come after the record is in memory, so a concurrent rebuild for
     // another network includes this one too.
-    if let Err(error) = backend.sync_isolation().await {
-        let pending = {
-            let mut state = backend.lock();
-            state.networks.remove(&record.network_id);
-            backend.store.submit(vec![Op::DeleteNetwork {
-                network_id: record.network_id.clone(),
-            }])
-        };
-        let mut errors = vec![error];
-        if let Err(undo) = pending.wait().await {
-            errors.push(undo.into());
-        }
-        if let Err(undo) = backend.sync_isolation().await {
-            errors.push(undo);
-        }
-        return Err(rollback_bridge(backend, &bridge_spec(&record), Error::all(errors)).await);
+    let network_id = record.network_id.clone();
+    let synced = backend
+        .sync_firewall_or_undo(|state| {
+            state.networks.remove(&network_id);
+            vec![Op::DeleteNetwork { network_id }]
+        })
+        .await;
+    if let Err(error) = synced {
+        return Err(rollback_bridge(backend, &bridge_spec(&record), error).await);
+    }
+    if parsed.masquerade && !record.internal {
+        firewall::warn_without_forwarding(Some(&record.network_id));
     }
     Ok(())
 }
@@ -169,7 +165,7 @@ pub(super) async fn delete_network(backend: &Embedded, id: NetworkId) -> Result<
             errors.push(error.into());
         }
     }
-    if let Err(error) = backend.sync_isolation().await {
+    if let Err(error) = backend.sync_firewall().await {
         errors.push(error);
     }
     Error::from_all(errors)

@@ -1,7 +1,7 @@
 //! Start-up reconciliation of the host with the stored state: recreate bridges that a
 //! reboot removed, and delete interfaces with our prefixes that no record owns (left by
 //! a crash between creating an interface and committing its record), and rebuild the
-//! isolation rules between networks. Failures are
+//! packet filter (isolation, `--internal`, egress NAT, `enable_icc`). Failures are
 //! logged, never fatal: a half-reconciled host is better than a plugin that won't start.
 
 use super::Embedded;
@@ -32,9 +32,10 @@ pub(super) async fn run(backend: &Embedded) {
             tracing::error!(bridge = %spec.name, %error, "cannot restore bridge");
         }
     }
-    if let Err(error) = backend.sync_isolation().await {
-        tracing::error!(%error, "cannot restore isolation between networks");
+    if let Err(error) = backend.sync_firewall().await {
+        tracing::error!(%error, "cannot restore kuryr's packet filter");
     }
+    super::firewall::warn_without_forwarding(None);
 
     let orphans = [
         (names::BRIDGE_PREFIX, &bridges),

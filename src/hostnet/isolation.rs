@@ -1,52 +1,166 @@
-//! Isolation between kuryr networks when the host forwards packets.
+//! kuryr's packet filter: isolation between kuryr networks, `--internal`, egress NAT
+//! and `enable_icc=false`, as two nftables tables rebuilt together.
 //!
+//! `inet kuryr` (IPv4 and IPv6) holds a `forward` chain and a `postrouting` NAT chain.
 //! Each network's bridge holds its gateway address, so a host with forwarding on would
-//! route between networks. One nftables table, `inet kuryr` (IPv4 and IPv6), drops
-//! packets forwarded from one kuryr bridge to another; traffic inside a bridge is
-//! switched, not forwarded, and traffic to or from other interfaces is left alone. The
-//! whole table is rebuilt in one `nft -f` transaction from the list of bridges, so it
-//! cannot drift from the networks that exist, and it is removed when none do.
-//! `ruleset` is pure; `apply` runs `nft`.
+//! route between networks: `forward` drops packets forwarded from one kuryr bridge to
+//! another, and for an internal network every packet forwarded into or out of its
+//! bridge that does not stay on it (a container that adds its own route gets nowhere).
+//! `postrouting` masquerades the IPv4 subnets of each network that has egress NAT when
+//! their packets leave through any interface that is not a kuryr bridge (IPv6 is
+//! routed as it is). `bridge kuryr` holds a `forward` chain for networks with
+//! `enable_icc=false`: bridged frames never reach the `inet` hooks (unless
+//! br_netfilter is loaded), so their frames between two of the network's ports (the
+//! veth host ends) are dropped there. Ports are matched by name, not with
+//! `meta ibrname`, which needs `CONFIG_NFT_BRIDGE_META` that some kernels lack.
+//!
+//! Every chain has policy accept and only drops or rewrites; an accept here cannot
+//! override a drop in another table (nftables runs every base chain of a hook).
+//! The whole rule set is rebuilt in one `nft -f` transaction from the list of
+//! networks, so it cannot drift from the networks that exist; a table exists only
+//! while it holds a rule. `ruleset` is pure; `apply` runs `nft`.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use ipnet::Ipv4Net;
 
 use super::HostNetError;
 use crate::process::{self, RunError};
 
-/// The nftables table this plugin owns, in the `inet` family.
+/// The nftables tables this plugin owns, one in the `inet` and one in the `bridge`
+/// family.
 pub const TABLE: &str = "kuryr";
 
 /// How long one `nft -f` may take. A rebuild runs under the backend's firewall
 /// lock, so a hung nft must not block every CreateNetwork and DeleteNetwork.
 pub const NFT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The `nft -f` script that makes the table match `bridges` (interface names already
-/// validated, so they need no quoting beyond the double quotes).
-pub fn ruleset(bridges: &[String]) -> String {
-    // Creating the table first makes the delete valid when it does not exist yet; both
-    // run in the same transaction as the new table, so there is no unprotected gap.
-    let mut script = format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n");
-    if bridges.len() < 2 {
-        return script;
+/// One network as the rules see it. Names are interface names already validated, so
+/// they need no quoting beyond the double quotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRules {
+    pub bridge: String,
+    /// IPv4 subnets masqueraded when they leave through a non-kuryr interface; empty
+    /// when the network has no egress NAT (`--internal`, `enable_ip_masquerade=false`).
+    pub masquerade: Vec<Ipv4Net>,
+    /// `--internal`: nothing is forwarded into or out of the bridge.
+    pub internal: bool,
+    /// `enable_icc=false`: the network's ports (veth host ends), between which bridged
+    /// frames are dropped; empty when containers may talk to each other.
+    pub isolated_ports: Vec<String>,
+}
+
+/// `"a", "b"`.
+fn quoted<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `table FAMILY kuryr { ... }` holding `chains` (name, hook line, rules) and
+/// `preamble`, or nothing when no chain has a rule.
+fn table(family: &str, preamble: &str, chains: &[(&str, &str, Vec<String>)]) -> String {
+    let chains: Vec<_> = chains
+        .iter()
+        .filter(|(_, _, rules)| !rules.is_empty())
+        .collect();
+    if chains.is_empty() {
+        return String::new();
     }
-    script.push_str(&format!(
-        "table inet {TABLE} {{\n\tchain isolate {{\n\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+    let mut text = format!("table {family} {TABLE} {{\n{preamble}");
+    for (name, hook, rules) in chains {
+        let _ = write!(text, "\tchain {name} {{\n\t\t{hook}\n");
+        for rule in rules {
+            let _ = writeln!(text, "\t\t{rule}");
+        }
+        text.push_str("\t}\n");
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// The `nft -f` script that makes kuryr's tables match `networks` (in any order; the
+/// script is the same for every order).
+pub fn ruleset(networks: &[NetworkRules]) -> String {
+    let mut networks: Vec<&NetworkRules> = networks.iter().collect();
+    networks.sort_by(|a, b| a.bridge.cmp(&b.bridge));
+    let bridges: Vec<&str> = networks.iter().map(|n| n.bridge.as_str()).collect();
+
+    let mut forward = Vec::new();
+    if bridges.len() >= 2 {
+        for from in &bridges {
+            let others = quoted(bridges.iter().copied().filter(|to| to != from));
+            forward.push(format!("iifname \"{from}\" oifname {{ {others} }} drop"));
+        }
+    }
+    for network in networks.iter().filter(|n| n.internal) {
+        let bridge = &network.bridge;
+        forward.push(format!("iifname \"{bridge}\" oifname != \"{bridge}\" drop"));
+        forward.push(format!("oifname \"{bridge}\" iifname != \"{bridge}\" drop"));
+    }
+    let postrouting: Vec<String> = networks
+        .iter()
+        .flat_map(|network| &network.masquerade)
+        .map(|subnet| format!("ip saddr {} oifname != @bridges masquerade", subnet.trunc()))
+        .collect();
+    let set = if postrouting.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\tset bridges {{\n\t\ttype ifname\n\t\telements = {{ {} }}\n\t}}\n",
+            quoted(bridges.iter().copied())
+        )
+    };
+    let icc: Vec<String> = networks
+        .iter()
+        .filter(|network| network.isolated_ports.len() >= 2)
+        .map(|network| {
+            let ports = quoted(network.isolated_ports.iter().map(String::as_str));
+            format!("iifname {{ {ports} }} oifname {{ {ports} }} drop")
+        })
+        .collect();
+
+    // Creating each table first makes its delete valid when it does not exist yet; all
+    // of it runs in one transaction, so there is no unprotected gap.
+    let mut script = String::new();
+    for family in ["inet", "bridge"] {
+        let _ = write!(
+            script,
+            "table {family} {TABLE} {{}}\ndelete table {family} {TABLE}\n"
+        );
+    }
+    const FORWARD: &str = "type filter hook forward priority filter - 10; policy accept;";
+    script.push_str(&table(
+        "inet",
+        &set,
+        &[
+            ("forward", FORWARD, forward),
+            (
+                "postrouting",
+                "type nat hook postrouting priority srcnat; policy accept;",
+                postrouting,
+            ),
+        ],
     ));
-    for from in bridges {
-        let others: Vec<String> = bridges
-            .iter()
-            .filter(|to| *to != from)
-            .map(|to| format!("\"{to}\""))
-            .collect();
-        script.push_str(&format!(
-            "\t\tiifname \"{from}\" oifname {{ {} }} drop\n",
-            others.join(", ")
-        ));
-    }
-    script.push_str("\t}\n}\n");
+    script.push_str(&table("bridge", "", &[("forward", FORWARD, icc)]));
     script
+}
+
+/// Whether the host forwards IPv4 (`net.ipv4.ip_forward` of the caller's network
+/// namespace), or why that cannot be read. Egress NAT needs it; kuryr never sets it.
+pub fn ipv4_forwarding() -> Result<bool, String> {
+    const PATH: &str = "/proc/sys/net/ipv4/ip_forward";
+    let text = std::fs::read_to_string(PATH).map_err(|error| format!("{PATH}: {error}"))?;
+    match text.trim() {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        other => Err(format!("{PATH}: unexpected {other:?}")),
+    }
 }
 
 /// Warn only once on hosts without the `nft` tool.
@@ -70,11 +184,19 @@ impl Default for Nft {
 }
 
 impl Nft {
-    /// Runs `script` through `nft -f -`. A host without `nft` gets one warning and no
-    /// isolation; any other failure (including the time limit, after which nft's
-    /// process group is killed) is an error, because a network that should be
-    /// isolated but is not must not be reported as created.
-    pub async fn apply(&self, script: &str) -> Result<(), HostNetError> {
+    /// Makes kuryr's tables match `networks`: runs [`ruleset`] through `nft -f -`.
+    /// A host without `nft` gets one warning and no rules, unless a network needs them
+    /// to keep its promise (`--internal`, `enable_icc=false`): that is an error, like
+    /// any other failure (including the time limit, after which nft's process group
+    /// is killed), because a network that should be isolated but is not must not be
+    /// reported as created.
+    pub async fn apply(&self, networks: &[NetworkRules]) -> Result<(), HostNetError> {
+        for network in networks {
+            for name in std::iter::once(&network.bridge).chain(&network.isolated_ports) {
+                check_name(name)?;
+            }
+        }
+        let script = ruleset(networks);
         let output = match process::run(
             &self.program,
             &["-f", "-"],
@@ -85,10 +207,26 @@ impl Nft {
         {
             Ok(output) => output,
             Err(RunError::Spawn(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(network) = networks
+                    .iter()
+                    .find(|n| n.internal || n.isolated_ports.len() >= 2)
+                {
+                    return Err(firewall(format!(
+                        "nft not found: the rules that keep bridge {} {} need it \
+                         (install nftables)",
+                        network.bridge,
+                        if network.internal {
+                            "internal"
+                        } else {
+                            "without inter-container traffic"
+                        }
+                    )));
+                }
                 if !NFT_MISSING_WARNED.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         "nft not found: kuryr networks are not isolated from each other when \
-                         the host forwards packets (install nftables)"
+                         the host forwards packets, and their traffic is not masqueraded \
+                         (install nftables)"
                     );
                 }
                 return Ok(());
@@ -110,9 +248,25 @@ impl Nft {
     }
 }
 
-/// Runs `script` through the host's `nft` (see [`Nft::apply`]).
-pub(super) async fn apply(script: &str) -> Result<(), HostNetError> {
-    Nft::default().apply(script).await
+/// Applies `networks`' rules through the host's `nft` (see [`Nft::apply`]).
+pub(super) async fn apply(networks: &[NetworkRules]) -> Result<(), HostNetError> {
+    Nft::default().apply(networks).await
+}
+
+/// A name goes into the script between double quotes, where `"` or `\` would end or
+/// escape it and `*` would be a wildcard: only the characters kuryr's own names and
+/// `com.docker.network.bridge.name` allow pass.
+fn check_name(name: &str) -> Result<(), HostNetError> {
+    let safe = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if safe && !name.is_empty() {
+        Ok(())
+    } else {
+        Err(firewall(format!(
+            "interface name {name:?} cannot go into an nft rule (only [A-Za-z0-9_.-])"
+        )))
+    }
 }
 
 fn firewall(message: String) -> HostNetError {
@@ -135,6 +289,24 @@ mod tests {
         }
     }
 
+    /// A network with egress NAT for `subnets`, like the backend's default.
+    fn nat(bridge: &str, subnets: &[&str]) -> NetworkRules {
+        NetworkRules {
+            bridge: bridge.into(),
+            masquerade: subnets.iter().map(|s| s.parse().unwrap()).collect(),
+            internal: false,
+            isolated_ports: Vec::new(),
+        }
+    }
+
+    /// A network with no rules of its own.
+    fn plain(bridge: &str) -> NetworkRules {
+        nat(bridge, &[])
+    }
+
+    const EMPTY: &str = "table inet kuryr {}\ndelete table inet kuryr\n\
+                         table bridge kuryr {}\ndelete table bridge kuryr\n";
+
     #[tokio::test]
     async fn a_hung_nft_fails_the_rebuild_within_the_limit_and_the_next_one_works() {
         let dir = tempfile::tempdir().unwrap();
@@ -149,18 +321,18 @@ mod tests {
                 d = dir.path().display()
             ),
         );
-        let script = ruleset(&["kbra".into(), "kbrb".into()]);
+        let networks = [plain("kbra"), plain("kbrb")];
         let start = std::time::Instant::now();
-        let err = nft.apply(&script).await.unwrap_err();
+        let err = nft.apply(&networks).await.unwrap_err();
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
         assert!(
             matches!(&err, HostNetError::Firewall(m) if m.contains("did not finish")),
             "{err}"
         );
-        nft.apply(&script).await.unwrap();
+        nft.apply(&networks).await.unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("got")).unwrap(),
-            script
+            ruleset(&networks)
         );
     }
 
@@ -168,40 +340,169 @@ mod tests {
     async fn a_failing_nft_reports_its_stderr_and_a_missing_one_is_tolerated() {
         let dir = tempfile::tempdir().unwrap();
         let nft = stub(dir.path(), "echo 'syntax error' >&2; exit 1");
-        let err = nft.apply("x").await.unwrap_err();
+        let err = nft.apply(&[]).await.unwrap_err();
         assert!(err.to_string().contains("syntax error"), "{err}");
         let missing = Nft {
             program: dir.path().join("none").into(),
             ..Nft::default()
         };
-        missing.apply("x").await.unwrap();
+        missing
+            .apply(&[nat("kbra", &["10.1.0.0/24"]), plain("kbrb")])
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn names_that_would_change_the_script_are_refused_before_nft_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let nft = stub(dir.path(), &format!("touch {}/ran", dir.path().display()));
+        for bad in ["kbr\"x", "kvh*", "a\\b", "", "a b"] {
+            let as_bridge = nft.apply(&[plain(bad)]).await.unwrap_err();
+            assert!(as_bridge.to_string().contains("nft rule"), "{as_bridge}");
+            let as_port = NetworkRules {
+                isolated_ports: vec!["kvh1".into(), bad.into()],
+                ..plain("kbra")
+            };
+            assert!(nft.apply(&[as_port]).await.is_err(), "{bad:?}");
+        }
+        assert!(!dir.path().join("ran").exists());
+    }
+
+    /// Without nft, `--internal` and `enable_icc=false` would be promises not kept.
+    #[tokio::test]
+    async fn a_missing_nft_fails_networks_that_need_their_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Nft {
+            program: dir.path().join("none").into(),
+            ..Nft::default()
+        };
+        let internal = NetworkRules {
+            internal: true,
+            ..plain("kbri")
+        };
+        let err = missing.apply(&[internal]).await.unwrap_err();
+        assert!(err.to_string().contains("kbri internal"), "{err}");
+        let no_icc = NetworkRules {
+            isolated_ports: vec!["kvh1".into(), "kvh2".into()],
+            ..plain("kbrn")
+        };
+        let err = missing.apply(&[no_icc]).await.unwrap_err();
+        assert!(err.to_string().contains("kbrn"), "{err}");
     }
 
     #[test]
-    fn fewer_than_two_bridges_removes_the_table() {
-        for bridges in [vec![], vec!["kbr1".to_string()]] {
-            let script = ruleset(&bridges);
-            assert_eq!(script, "table inet kuryr {}\ndelete table inet kuryr\n");
+    fn no_rules_removes_both_tables() {
+        for networks in [vec![], vec![plain("kbr1")]] {
+            assert_eq!(ruleset(&networks), EMPTY);
         }
+        // One port cannot talk to another: nothing to drop.
+        let lone = NetworkRules {
+            isolated_ports: vec!["kvh1".into()],
+            ..plain("kbr1")
+        };
+        assert_eq!(ruleset(&[lone]), EMPTY);
     }
 
     #[test]
     fn each_bridge_drops_forwarding_to_every_other() {
-        let bridges: Vec<String> = ["kbra", "kbrb", "br-lab"].map(String::from).to_vec();
-        let script = ruleset(&bridges);
+        let networks = [plain("kbra"), plain("kbrb"), plain("br-lab")];
+        let script = ruleset(&networks);
         assert!(script.contains("hook forward"), "{script}");
+        for rule in [
+            "iifname \"kbra\" oifname { \"br-lab\", \"kbrb\" } drop",
+            "iifname \"kbrb\" oifname { \"br-lab\", \"kbra\" } drop",
+            "iifname \"br-lab\" oifname { \"kbra\", \"kbrb\" } drop",
+        ] {
+            assert!(script.contains(rule), "{rule} missing: {script}");
+        }
+        assert!(!script.contains("masquerade"), "{script}");
+        assert!(!script.contains("table bridge kuryr {\n"), "{script}");
+    }
+
+    #[test]
+    fn the_whole_ruleset_in_one_script() {
+        let networks = [
+            nat("kbrb", &["10.2.0.0/24", "10.3.0.0/16"]),
+            NetworkRules {
+                internal: true,
+                ..plain("kbri")
+            },
+            NetworkRules {
+                isolated_ports: vec!["kvh1".into(), "kvh2".into()],
+                ..nat("kbra", &["10.1.0.0/24"])
+            },
+        ];
+        let expected = format!(
+            "{EMPTY}\
+table inet kuryr {{
+\tset bridges {{
+\t\ttype ifname
+\t\telements = {{ \"kbra\", \"kbrb\", \"kbri\" }}
+\t}}
+\tchain forward {{
+\t\ttype filter hook forward priority filter - 10; policy accept;
+\t\tiifname \"kbra\" oifname {{ \"kbrb\", \"kbri\" }} drop
+\t\tiifname \"kbrb\" oifname {{ \"kbra\", \"kbri\" }} drop
+\t\tiifname \"kbri\" oifname {{ \"kbra\", \"kbrb\" }} drop
+\t\tiifname \"kbri\" oifname != \"kbri\" drop
+\t\toifname \"kbri\" iifname != \"kbri\" drop
+\t}}
+\tchain postrouting {{
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip saddr 10.1.0.0/24 oifname != @bridges masquerade
+\t\tip saddr 10.2.0.0/24 oifname != @bridges masquerade
+\t\tip saddr 10.3.0.0/16 oifname != @bridges masquerade
+\t}}
+}}
+table bridge kuryr {{
+\tchain forward {{
+\t\ttype filter hook forward priority filter - 10; policy accept;
+\t\tiifname {{ \"kvh1\", \"kvh2\" }} oifname {{ \"kvh1\", \"kvh2\" }} drop
+\t}}
+}}
+"
+        );
+        assert_eq!(ruleset(&networks), expected);
+        // The order networks come in does not matter.
+        let mut reversed = networks.to_vec();
+        reversed.reverse();
+        assert_eq!(ruleset(&reversed), expected);
+    }
+
+    /// A single network with egress NAT needs the tables on its own, and a host
+    /// address in the subnet is written as the subnet.
+    #[test]
+    fn one_network_masquerades_its_subnets_and_only_ipv4() {
+        let script = ruleset(&[nat("kbra", &["10.1.0.7/24"])]);
         assert!(
-            script.contains("iifname \"kbra\" oifname { \"kbrb\", \"br-lab\" } drop"),
+            script.contains("\t\tip saddr 10.1.0.0/24 oifname != @bridges masquerade\n"),
+            "{script}"
+        );
+        assert!(script.contains("elements = { \"kbra\" }"), "{script}");
+        assert!(!script.contains("chain forward"), "{script}");
+        assert!(!script.contains("ip6"), "{script}");
+    }
+
+    #[test]
+    fn an_internal_network_drops_what_leaves_or_enters_its_bridge() {
+        let script = ruleset(&[NetworkRules {
+            internal: true,
+            ..plain("kbri")
+        }]);
+        assert!(
+            script.contains("\t\tiifname \"kbri\" oifname != \"kbri\" drop\n"),
             "{script}"
         );
         assert!(
-            script.contains("iifname \"kbrb\" oifname { \"kbra\", \"br-lab\" } drop"),
+            script.contains("\t\toifname \"kbri\" iifname != \"kbri\" drop\n"),
             "{script}"
         );
-        assert!(
-            script.contains("iifname \"br-lab\" oifname { \"kbra\", \"kbrb\" } drop"),
-            "{script}"
-        );
-        assert!(!script.contains("oifname { \"kbra\", \"kbra\""), "{script}");
+        assert!(!script.contains("masquerade"), "{script}");
+    }
+
+    #[test]
+    fn forwarding_is_read_from_procfs() {
+        // Whatever this host says, it is a yes or a no.
+        assert!(ipv4_forwarding().is_ok());
     }
 }

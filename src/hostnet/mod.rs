@@ -22,6 +22,7 @@ mod netlink;
 pub mod recorder;
 mod veth;
 
+pub use isolation::{NetworkRules, ipv4_forwarding};
 pub use names::{
     BRIDGE_PREFIX, VETH_CONTAINER_PREFIX, VETH_HOST_PREFIX, bridge_mac, bridge_name, endpoint_mac,
     mac_string, validate_ifname, veth_container_name, veth_host_name,
@@ -121,7 +122,7 @@ pub enum HostNetError {
     Connect(#[source] std::io::Error),
     #[error("netlink connection: no tokio runtime on the calling thread")]
     NoRuntime,
-    #[error("isolating kuryr networks: {0}")]
+    #[error("kuryr's nftables rules: {0}")]
     Firewall(String),
     #[error("bridge {0} does not exist")]
     BridgeMissing(String),
@@ -194,7 +195,8 @@ pub trait HostNet: Send + Sync + 'static {
     async fn links_with_prefix(&self, prefix: &str) -> Result<Vec<String>, HostNetError>;
     /// Whether a link exists.
     async fn link_exists(&self, name: &str) -> Result<bool, HostNetError>;
-    /// Make the host drop packets forwarded between any two of `bridges` (the bridges
-    /// of every network that exists), replacing the previous set.
-    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError>;
+    /// Make kuryr's packet filter match `networks` (every network that exists),
+    /// replacing the previous rules at once: no forwarding between their bridges,
+    /// `--internal`, egress NAT and `enable_icc=false` (see [`isolation`]).
+    async fn firewall(&self, networks: &[NetworkRules]) -> Result<(), HostNetError>;
 }

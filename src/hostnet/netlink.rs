@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkUnspec};
 
-use super::{BridgeSpec, HostNet, HostNetError, VethSpec, validate_ifname};
+use super::{BridgeSpec, HostNet, HostNetError, NetworkRules, VethSpec, validate_ifname};
 
 pub struct Netlink {
     pub(super) handle: Handle,
@@ -234,10 +234,13 @@ impl HostNet for Netlink {
         Ok(self.find_link(name).await?.is_some())
     }
 
-    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError> {
-        for name in bridges {
-            validate_ifname(name)?;
+    async fn firewall(&self, networks: &[NetworkRules]) -> Result<(), HostNetError> {
+        for network in networks {
+            validate_ifname(&network.bridge)?;
+            for port in &network.isolated_ports {
+                validate_ifname(port)?;
+            }
         }
-        super::isolation::apply(&super::isolation::ruleset(bridges)).await
+        super::isolation::apply(networks).await
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use nix::errno::Errno;
 use rtnetlink::packet_core::ErrorMessage;
 
-use super::{BridgeSpec, HostNet, HostNetError, VethSpec, validate_ifname};
+use super::{BridgeSpec, HostNet, HostNetError, NetworkRules, VethSpec, validate_ifname};
 
 /// One call made on the [`Recorder`], with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Call {
     CreateVeth(VethSpec),
     LinksWithPrefix(String),
     LinkExists(String),
-    Isolate(Vec<String>),
+    Firewall(Vec<NetworkRules>),
     RemoveAddresses(String, Vec<ipnet::IpNet>),
 }
 
@@ -36,7 +36,7 @@ pub enum CallKind {
     CreateVeth,
     LinksWithPrefix,
     LinkExists,
-    Isolate,
+    Firewall,
     RemoveAddresses,
 }
 
@@ -48,7 +48,7 @@ impl Call {
             Call::CreateVeth(_) => CallKind::CreateVeth,
             Call::LinksWithPrefix(_) => CallKind::LinksWithPrefix,
             Call::LinkExists(_) => CallKind::LinkExists,
-            Call::Isolate(_) => CallKind::Isolate,
+            Call::Firewall(_) => CallKind::Firewall,
             Call::RemoveAddresses(..) => CallKind::RemoveAddresses,
         }
     }
@@ -320,8 +320,8 @@ impl HostNet for Recorder {
         Ok(state.links.contains_key(name))
     }
 
-    async fn isolate(&self, bridges: &[String]) -> Result<(), HostNetError> {
-        let (_state, injected) = self.begin(Call::Isolate(bridges.to_vec()), "isolate", "");
+    async fn firewall(&self, networks: &[NetworkRules]) -> Result<(), HostNetError> {
+        let (_state, injected) = self.begin(Call::Firewall(networks.to_vec()), "firewall", "");
         injected
     }
 }

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 pub mod bridge_keys {
     pub const NAME: &str = "com.docker.network.bridge.name";
     pub const MTU: &str = "com.docker.network.driver.mtu";
+    pub const ENABLE_IP_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
+    pub const ENABLE_ICC: &str = "com.docker.network.bridge.enable_icc";
     /// The namespace all of Docker's own option names live in.
     pub const DOCKER_PREFIX: &str = "com.docker.";
 }
