@@ -189,15 +189,22 @@ fn pings(ns: &Ns, to: &str) -> bool {
         .success()
 }
 
+/// The source address the outside host sees for a TCP connection from `from` to
+/// its IPv4 address, or None.
+fn outside_sees(from: &Ns, outside: &Ns) -> Option<IpAddr> {
+    tcp_peer(from, outside, OUTSIDE.parse().unwrap())
+}
+
 fn ip(text: &str) -> Option<IpAddr> {
     Some(text.parse().unwrap())
 }
 
 #[test]
 fn egress_nat_gives_ipv4_the_host_address_and_routes_ipv6_as_it_is() {
-    lab(1, |nl, host, containers, outside| async move {
-        let c = &containers[0];
+    lab(2, |nl, host, containers, outside| async move {
+        let (c, neighbour) = (&containers[0], &containers[1]);
         network(&nl, "kbrtestn", &["10.8.1.1/24", "fd08:1::1/64"]).await;
+        plug(&nl, &host, 2, "kbrtestn", neighbour, &["10.8.1.3/24"], &[]).await;
         plug(
             &nl,
             &host,
@@ -208,9 +215,8 @@ fn egress_nat_gives_ipv4_the_host_address_and_routes_ipv6_as_it_is() {
             &["10.8.1.1", "fd08:1::1"],
         )
         .await;
-        let outside_v4: IpAddr = OUTSIDE.parse().unwrap();
         assert_eq!(
-            tcp_peer(c, &outside, outside_v4),
+            outside_sees(c, &outside),
             ip("10.8.1.2"),
             "without rules the container's address arrives"
         );
@@ -221,21 +227,21 @@ fn egress_nat_gives_ipv4_the_host_address_and_routes_ipv6_as_it_is() {
         };
         nl.firewall(std::slice::from_ref(&nat)).await.unwrap();
         nl.firewall(std::slice::from_ref(&nat)).await.unwrap(); // idempotent
-        assert_eq!(tcp_peer(c, &outside, outside_v4), ip(HOST_OUTSIDE));
+        assert_eq!(outside_sees(c, &outside), ip(HOST_OUTSIDE));
         assert_eq!(
             tcp_peer(c, &outside, OUTSIDE6.parse().unwrap()),
             ip("fd08:1::2"),
             "IPv6 is not masqueraded"
         );
-        // The host reaches its own container unchanged (the bridge is kuryr's).
-        assert_eq!(
-            tcp_peer(&host, c, "10.8.1.2".parse().unwrap()),
-            ip("10.8.1.1")
-        );
+        // The host and the container's neighbours reach it unchanged (the bridge is
+        // kuryr's), also where br_netfilter shows bridged IPv4 to the inet hooks.
+        let container: IpAddr = "10.8.1.2".parse().unwrap();
+        assert_eq!(tcp_peer(&host, c, container), ip("10.8.1.1"));
+        assert_eq!(tcp_peer(neighbour, c, container), ip("10.8.1.3"));
 
         // enable_ip_masquerade=false (or --internal) leaves the subnet out.
         nl.firewall(&[plain("kbrtestn")]).await.unwrap();
-        assert_eq!(tcp_peer(c, &outside, outside_v4), ip("10.8.1.2"));
+        assert_eq!(outside_sees(c, &outside), ip("10.8.1.2"));
     });
 }
 
@@ -257,9 +263,8 @@ fn an_internal_network_stays_on_its_bridge_even_with_its_own_route() {
         )
         .await;
         plug(&nl, &host, 2, "kbrtesti", c2, &["10.8.3.3/24"], &[]).await;
-        let outside_v4: IpAddr = OUTSIDE.parse().unwrap();
         assert_eq!(
-            tcp_peer(c1, &outside, outside_v4),
+            outside_sees(c1, &outside),
             ip("10.8.3.2"),
             "without rules the host routes it out"
         );
@@ -269,7 +274,7 @@ fn an_internal_network_stays_on_its_bridge_even_with_its_own_route() {
             ..plain("kbrtesti")
         };
         nl.firewall(&[internal]).await.unwrap();
-        assert_eq!(tcp_peer(c1, &outside, outside_v4), None, "IPv4 out");
+        assert_eq!(outside_sees(c1, &outside), None, "IPv4 out");
         assert_eq!(
             tcp_peer(c1, &outside, OUTSIDE6.parse().unwrap()),
             None,

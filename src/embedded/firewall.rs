@@ -57,16 +57,27 @@ pub(super) fn tracks_endpoints(network: &NetworkRecord) -> bool {
     !stored_network_options(&network.network_id, &network.options).icc
 }
 
-/// Warns when the host does not forward IPv4: `network` (or, at start-up, none)
-/// names the network that would need it. kuryr never changes the sysctl itself.
-pub(super) fn warn_without_forwarding(network: Option<&str>) {
-    let context = network.map_or_else(|| "kuryr networks".to_owned(), |id| format!("network {id}"));
-    match ipv4_forwarding() {
+/// Warns when the host does not forward IPv4: at start-up (`bridge` None) if
+/// `net.ipv4.ip_forward` is 0, and for a new network with egress NAT if its bridge
+/// does not forward (`net.ipv4.conf.<bridge>.forwarding`, which `ip_forward` sets).
+/// kuryr never changes either sysctl itself.
+pub(super) fn warn_without_forwarding(bridge: Option<&str>) {
+    let (sysctl, context) = match bridge {
+        Some(name) => (
+            format!("net.ipv4.conf.{name}.forwarding"),
+            format!("the network on bridge {name}"),
+        ),
+        None => (
+            "net.ipv4.ip_forward".to_owned(),
+            "kuryr networks".to_owned(),
+        ),
+    };
+    match ipv4_forwarding(bridge) {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
-            "this host does not forward IPv4 (net.ipv4.ip_forward = 0): containers on {context} \
-             reach the host but nothing beyond it, despite egress NAT; kuryr does not change \
-             this, set it with `sysctl -w net.ipv4.ip_forward=1` (and in /etc/sysctl.d)"
+            "this host does not forward IPv4 ({sysctl} = 0): containers on {context} reach \
+             the host but nothing beyond it, egress NAT or not; kuryr does not change this: \
+             set net.ipv4.ip_forward=1 (sysctl -w, and a file in /etc/sysctl.d)"
         ),
         Err(error) => tracing::warn!(
             %error,

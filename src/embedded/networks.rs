@@ -94,7 +94,7 @@ pub(super) async fn create_network(backend: &Embedded, spec: NetworkSpec) -> Res
         return Err(rollback_bridge(backend, &bridge_spec(&record), error).await);
     }
     if parsed.masquerade && !record.internal {
-        firewall::warn_without_forwarding(Some(&record.network_id));
+        firewall::warn_without_forwarding(Some(&record.bridge));
     }
     Ok(())
 }

@@ -151,15 +151,20 @@ pub fn ruleset(networks: &[NetworkRules]) -> String {
     script
 }
 
-/// Whether the host forwards IPv4 (`net.ipv4.ip_forward` of the caller's network
-/// namespace), or why that cannot be read. Egress NAT needs it; kuryr never sets it.
-pub fn ipv4_forwarding() -> Result<bool, String> {
-    const PATH: &str = "/proc/sys/net/ipv4/ip_forward";
-    let text = std::fs::read_to_string(PATH).map_err(|error| format!("{PATH}: {error}"))?;
+/// Whether the host forwards IPv4 packets that arrive on `interface` (its
+/// `net.ipv4.conf.<interface>.forwarding`), or with `None` whether it forwards IPv4 at
+/// all (`net.ipv4.ip_forward`, which sets every interface's), in the caller's network
+/// namespace; or why that cannot be read. Egress NAT needs it; kuryr never sets it.
+pub fn ipv4_forwarding(interface: Option<&str>) -> Result<bool, String> {
+    let path = match interface {
+        Some(name) => format!("/proc/sys/net/ipv4/conf/{name}/forwarding"),
+        None => "/proc/sys/net/ipv4/ip_forward".to_owned(),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|error| format!("{path}: {error}"))?;
     match text.trim() {
         "0" => Ok(false),
         "1" => Ok(true),
-        other => Err(format!("{PATH}: unexpected {other:?}")),
+        other => Err(format!("{path}: unexpected {other:?}")),
     }
 }
 
@@ -503,6 +508,8 @@ table bridge kuryr {{
     #[test]
     fn forwarding_is_read_from_procfs() {
         // Whatever this host says, it is a yes or a no.
-        assert!(ipv4_forwarding().is_ok());
+        assert!(ipv4_forwarding(None).is_ok());
+        assert!(ipv4_forwarding(Some("lo")).is_ok());
+        assert!(ipv4_forwarding(Some("kbrnonexistent")).is_err());
     }
 }
