@@ -1,7 +1,7 @@
-//! Shared helpers of the privileged tests (`hostnet_netns.rs`, `binding_netns.rs`,
-//! `binding_ovs.rs`, `nested_netns.rs`): each test gets its own network namespace
-//! (`ip netns add kuryr-b-<pid>-<n>`), runs its body on a thread that has
-//! entered it (so rtnetlink sockets and child processes live there, never in
+//! Shared helpers of the privileged tests (`hostnet_netns.rs`, `firewall_netns.rs`,
+//! `binding_netns.rs`, `binding_ovs.rs`, `nested_netns.rs`): each test gets its own
+//! network namespace (`ip netns add kuryr-b-<pid>-<n>`), runs its body on a thread
+//! that has entered it (so rtnetlink sockets and child processes live there, never in
 //! the host namespace), and deletes it on the way out, even on panic. Without
 //! root they fail loudly, unless KURYR_SKIP_PRIVILEGED=1 asks to skip them.
 
