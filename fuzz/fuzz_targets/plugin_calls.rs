@@ -154,7 +154,11 @@ fn check_names(calls: &[Call]) {
             }
             Call::CreateVeth(spec) => vec![&spec.host, &spec.container, &spec.bridge],
             Call::LinksWithPrefix(_) => vec![],
-            Call::Isolate(bridges) => bridges.iter().map(String::as_str).collect(),
+            Call::Firewall(networks) => networks
+                .iter()
+                .flat_map(|n| std::iter::once(&n.bridge).chain(&n.isolated_ports))
+                .map(String::as_str)
+                .collect(),
         };
         for name in names {
             assert!(
