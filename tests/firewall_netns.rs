@@ -149,6 +149,7 @@ fn plain(bridge: &str) -> NetworkRules {
         masquerade: Vec::new(),
         internal: false,
         isolated_ports: Vec::new(),
+        published: Vec::new(),
     }
 }
 
