@@ -42,7 +42,9 @@ pub(super) fn choose<'a>(
     let mut chosen = Vec::new();
     for binding in requested {
         if let Some(ip) = binding.host_ip {
-            check_host_ip(ip, endpoint)?;
+            if !check_host_ip(ip, endpoint)? {
+                continue;
+            }
         }
         let (first, last) = match (binding.host_port, binding.host_port_end) {
             (0, _) => EPHEMERAL,
@@ -81,7 +83,10 @@ pub(super) fn choose<'a>(
     Ok(chosen)
 }
 
-fn check_host_ip(ip: IpAddr, endpoint: &EndpointRecord) -> Result<(), Error> {
+/// Whether a binding on `ip` has something to serve: not on a loopback address, and
+/// not in a family the endpoint has no address of (an error for a named address; for
+/// `0.0.0.0` or `::`, "every address of that family", nothing to do).
+fn check_host_ip(ip: IpAddr, endpoint: &EndpointRecord) -> Result<bool, Error> {
     if ip.is_loopback() {
         return Err(Error::Unsupported(format!(
             "kuryr does not publish ports on {ip}: a loopback address would need \
@@ -93,8 +98,8 @@ fn check_host_ip(ip: IpAddr, endpoint: &EndpointRecord) -> Result<(), Error> {
     } else {
         endpoint.address_ipv6.is_some()
     };
-    if has_family {
-        Ok(())
+    if has_family || ip.is_unspecified() {
+        Ok(has_family)
     } else {
         Err(Error::InvalidOption(format!(
             "cannot publish on {ip}: endpoint {} has no address of its family",
@@ -103,12 +108,16 @@ fn check_host_ip(ip: IpAddr, endpoint: &EndpointRecord) -> Result<(), Error> {
     }
 }
 
-/// Two bindings of one host port and protocol collide unless both name different
-/// host addresses.
+/// Two bindings of one host port and protocol collide unless they name different
+/// host addresses (`0.0.0.0` and `::` stand for every address of their family).
 fn overlaps(a: &PublishedPort, b: &PublishedPort) -> bool {
-    a.proto == b.proto
-        && a.host_port == b.host_port
-        && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
+    let addresses = match (a.host_ip, b.host_ip) {
+        (None, _) | (_, None) => true,
+        (Some(x), Some(y)) => {
+            x == y || (x.is_ipv4() == y.is_ipv4() && (x.is_unspecified() || y.is_unspecified()))
+        }
+    };
+    a.proto == b.proto && a.host_port == b.host_port && addresses
 }
 
 fn proto_number(proto: Protocol) -> u8 {
@@ -270,6 +279,15 @@ mod tests {
         // The endpoint's own earlier ports do not block a repeated Program.
         let again = endpoint("holder", &[]);
         assert!(choose(&[tcp(None, 8080, 0)], &again, [&holder]).is_ok());
+        // 0.0.0.0 is every IPv4 address, :: every IPv6 one (none here: skipped).
+        assert!(choose(&[tcp(Some("0.0.0.0"), 9090, 0)], &me, [&specific]).is_err());
+        let wild = endpoint("wild", &[(Some("0.0.0.0"), 6060)]);
+        assert!(choose(&[tcp(Some("192.0.2.3"), 6060, 0)], &me, [&wild]).is_err());
+        assert!(
+            choose(&[tcp(Some("::"), 6060, 0)], &me, [&wild])
+                .unwrap()
+                .is_empty()
+        );
         // Twice the same port in one request.
         let err = choose(&[tcp(None, 7070, 0), tcp(None, 7070, 0)], &me, []).unwrap_err();
         assert!(err.to_string().contains("by endpoint me"), "{err}");

@@ -63,7 +63,8 @@ pub struct NetworkRules {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PortForward {
     pub proto: Protocol,
-    /// Of `container`'s family; `None` for every local address of it.
+    /// Of `container`'s family; `None` (or `0.0.0.0`, `::`) for every local address
+    /// of it.
     pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     /// The endpoint's address with its subnet's prefix: hairpin traffic from that
@@ -85,8 +86,8 @@ impl PortForward {
     fn dnat(&self) -> String {
         let family = self.family();
         let daddr = match self.host_ip {
-            Some(ip) => format!("{family} daddr {ip}"),
-            None => format!(
+            Some(ip) if !ip.is_unspecified() => format!("{family} daddr {ip}"),
+            _ => format!(
                 "meta nfproto {}",
                 if family == "ip" { "ipv4" } else { "ipv6" }
             ),
@@ -619,7 +620,8 @@ table bridge kuryr {{
     }
 
     /// DNAT from other hosts (prerouting) and from the host itself (output, loopback
-    /// left out) through one chain, and hairpin masquerade of the container's subnet.
+    /// left out) through one chain, and hairpin masquerade of the container's subnet;
+    /// `0.0.0.0` is every IPv4 address, like no host address.
     #[test]
     fn published_ports_dnat_and_hairpin() {
         let udp = PortForward {
@@ -630,7 +632,7 @@ table bridge kuryr {{
             published: vec![
                 forward(None, 8080, "fd00:1::5/64", 80),
                 udp,
-                forward(None, 8080, "10.1.0.5/24", 80),
+                forward(Some("0.0.0.0"), 8080, "10.1.0.5/24", 80),
             ],
             ..plain("kbra")
         };
@@ -638,8 +640,8 @@ table bridge kuryr {{
             "{EMPTY}\
 table inet kuryr {{
 \tchain published {{
-\t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.1.0.5:80
 \t\tmeta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:1::5]:80
+\t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.1.0.5:80
 \t\tip daddr 192.0.2.10 udp dport 5353 dnat ip to 10.1.0.5:53
 \t}}
 \tchain prerouting {{
@@ -653,8 +655,8 @@ table inet kuryr {{
 \t}}
 \tchain postrouting {{
 \t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr 10.1.0.0/24 ip daddr 10.1.0.5 tcp dport 80 ct status dnat masquerade
 \t\tip6 saddr fd00:1::/64 ip6 daddr fd00:1::5 tcp dport 80 ct status dnat masquerade
+\t\tip saddr 10.1.0.0/24 ip daddr 10.1.0.5 tcp dport 80 ct status dnat masquerade
 \t\tip saddr 10.1.0.0/24 ip daddr 10.1.0.5 udp dport 53 ct status dnat masquerade
 \t}}
 }}
