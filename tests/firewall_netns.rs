@@ -14,7 +14,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kuryr::hostnet::{BridgeSpec, HostNet, Netlink, NetworkRules, VethSpec};
+use kuryr::hostnet::{BridgeSpec, HostNet, Netlink, NetworkRules, PortForward, VethSpec};
+use kuryr::model::Protocol;
 
 mod netns;
 use netns::{Ns, NsGuard, join, new_ns, privileged, spawn_in};
@@ -149,16 +150,29 @@ fn plain(bridge: &str) -> NetworkRules {
         masquerade: Vec::new(),
         internal: false,
         isolated_ports: Vec::new(),
+        published: Vec::new(),
     }
 }
 
 /// Opens a TCP connection from namespace `from` to a listener on `to` in namespace
 /// `server`: the source address the listener saw, or None if nothing arrived.
 fn tcp_peer(from: &Ns, server: &Ns, to: IpAddr) -> Option<IpAddr> {
+    tcp_peer_via(from, server, SocketAddr::new(to, 0), move |port| {
+        SocketAddr::new(to, port)
+    })
+}
+
+/// Like [`tcp_peer`], with the listener on `listen` and the connection to
+/// `target(the listener's port)`: a published port's host address and port.
+fn tcp_peer_via(
+    from: &Ns,
+    server: &Ns,
+    listen: SocketAddr,
+    target: impl FnOnce(u16) -> SocketAddr,
+) -> Option<IpAddr> {
     let (bound, port) = mpsc::channel();
     let listener = spawn_in(server, move || {
-        let socket =
-            TcpListener::bind(SocketAddr::new(to, 0)).unwrap_or_else(|e| panic!("bind {to}: {e}"));
+        let socket = TcpListener::bind(listen).unwrap_or_else(|e| panic!("bind {listen}: {e}"));
         socket.set_nonblocking(true).unwrap();
         bound.send(socket.local_addr().unwrap().port()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(4);
@@ -170,7 +184,7 @@ fn tcp_peer(from: &Ns, server: &Ns, to: IpAddr) -> Option<IpAddr> {
         }
         None
     });
-    let target = SocketAddr::new(to, port.recv().unwrap());
+    let target = target(port.recv().unwrap());
     let connected = join(spawn_in(from, move || {
         TcpStream::connect_timeout(&target, Duration::from_secs(3)).is_ok()
     }));
@@ -420,5 +434,77 @@ fn the_whole_ruleset_loads() {
         ] {
             assert!(ruleset.contains(expected), "{expected}: {ruleset}");
         }
+    });
+}
+
+/// A published port: the outside host reaches the container through the host's
+/// address with its own source address, the host itself on its own (non-loopback)
+/// address, a neighbour on the same network through the host address (hairpin,
+/// masqueraded to the bridge address so the reply comes back through the host);
+/// 127.0.0.1 is not served, and without the rule nothing answers.
+#[test]
+fn a_published_port_is_reached_from_outside_the_host_and_a_neighbour() {
+    lab(2, |nl, host, containers, outside| async move {
+        let (c, neighbour) = (&containers[0], &containers[1]);
+        network(&nl, "kbrtestp", &["10.8.7.1/24"]).await;
+        plug(
+            &nl,
+            &host,
+            1,
+            "kbrtestp",
+            c,
+            &["10.8.7.2/24"],
+            &["10.8.7.1"],
+        )
+        .await;
+        let routes = ["10.8.7.1"];
+        plug(
+            &nl,
+            &host,
+            2,
+            "kbrtestp",
+            neighbour,
+            &["10.8.7.3/24"],
+            &routes,
+        )
+        .await;
+        let published = |from: &Ns, to: &str| {
+            let to: IpAddr = to.parse().unwrap();
+            tcp_peer_via(from, c, "10.8.7.2:80".parse().unwrap(), move |_| {
+                SocketAddr::new(to, 8080)
+            })
+        };
+        assert_eq!(published(&outside, HOST_OUTSIDE), None, "no rule, no port");
+
+        let rules = NetworkRules {
+            masquerade: vec!["10.8.7.0/24".parse().unwrap()],
+            published: vec![PortForward {
+                proto: Protocol::Tcp,
+                host_ip: None,
+                host_port: 8080,
+                container: "10.8.7.2/24".parse().unwrap(),
+                port: 80,
+            }],
+            ..plain("kbrtestp")
+        };
+        nl.firewall(std::slice::from_ref(&rules)).await.unwrap();
+        nl.firewall(std::slice::from_ref(&rules)).await.unwrap(); // idempotent
+        assert_eq!(published(&outside, HOST_OUTSIDE), ip(OUTSIDE));
+        assert_eq!(published(&host, HOST_OUTSIDE), ip(HOST_OUTSIDE));
+        assert_eq!(
+            published(neighbour, HOST_OUTSIDE),
+            ip("10.8.7.1"),
+            "hairpin"
+        );
+        assert_eq!(
+            published(&host, "127.0.0.1"),
+            None,
+            "loopback is not served"
+        );
+
+        nl.firewall(&[plain("kbrtestp")]).await.unwrap();
+        assert_eq!(published(&outside, HOST_OUTSIDE), None, "revoked");
+        let ruleset = exec(&host, &["nft", "list", "ruleset"]);
+        assert!(!ruleset.contains("dnat"), "{ruleset}");
     });
 }

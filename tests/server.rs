@@ -608,6 +608,7 @@ fn rules(bridge: &str, masquerade: &[&str], internal: bool, ports: &[&str]) -> N
         masquerade: masquerade.iter().map(|s| s.parse().unwrap()).collect(),
         internal,
         isolated_ports: ports.iter().map(|s| s.to_string()).collect(),
+        published: Vec::new(),
     }
 }
 
@@ -714,4 +715,144 @@ async fn without_icc_a_failed_rebuild_rolls_the_endpoint_back() {
 
     ok(&router, "/NetworkDriver.CreateEndpoint", create).await;
     assert_eq!(last_rules(&host)[0].isolated_ports, ["kvh70141a672af9"]);
+}
+
+/// ProgramExternalConnectivity with `com.docker.network.portmap` (a real dockerd body).
+fn program(endpoint: &str, portmap: Value) -> Value {
+    json!({"NetworkID": NET, "EndpointID": endpoint, "Options": {
+        "com.docker.network.endpoint.exposedports": [{"Proto": 6, "Port": 80}],
+        "com.docker.network.portmap": portmap}})
+}
+
+/// The published ports of the last rule set, as `host_port->container:port`.
+fn published(host: &Recorder) -> Vec<String> {
+    last_rules(host)
+        .iter()
+        .flat_map(|network| &network.published)
+        .map(|f| {
+            format!(
+                "{}:{}->{}:{}",
+                f.proto,
+                f.host_port,
+                f.container.addr(),
+                f.port
+            )
+        })
+        .collect()
+}
+
+/// Program DNATs the bindings (a range takes its first free port, `-P` one from
+/// 49153); a host port another endpoint holds is refused naming both and changes
+/// nothing; a restart rebuilds the rules from the store; Revoke, and DeleteEndpoint
+/// without Revoke, take exactly that endpoint's ports out.
+#[tokio::test]
+async fn published_ports_program_revoke_conflict_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let host = Arc::new(Recorder::new());
+        let router = backend(dir.path(), host.clone()).await;
+        let (status, reply) = create_network_with(&router, NET, 87, false, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        for (ep, address) in [(EP, "10.87.0.2/24"), (EP2, "10.87.0.3/24")] {
+            ok(&router, "/NetworkDriver.CreateEndpoint", json!({
+                "NetworkID": NET, "EndpointID": ep, "Interface": {"Address": address}, "Options": {}}))
+            .await;
+        }
+        let portmap = json!([
+            {"Proto": 6, "IP": "", "Port": 80, "HostIP": "", "HostPort": 8080, "HostPortEnd": 8080},
+            {"Proto": 17, "IP": "", "Port": 53, "HostIP": "", "HostPort": 5300, "HostPortEnd": 5310}]);
+        ok(
+            &router,
+            "/NetworkDriver.ProgramExternalConnectivity",
+            program(EP, portmap),
+        )
+        .await;
+        assert_eq!(
+            published(&host),
+            ["tcp:8080->10.87.0.2:80", "udp:5300->10.87.0.2:53"]
+        );
+
+        let rebuilds = host.calls().len();
+        let taken = json!([{"Proto": 6, "IP": "", "Port": 80, "HostIP": "", "HostPort": 8080, "HostPortEnd": 8080}]);
+        let (status, reply) = call(
+            &router,
+            "/NetworkDriver.ProgramExternalConnectivity",
+            program(EP2, taken),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+        assert_eq!(
+            reply["Err"],
+            format!("* host port 8080/tcp is already published by endpoint {EP}")
+        );
+        assert_eq!(host.calls().len(), rebuilds, "a refusal changes nothing");
+
+        let rest = json!([
+            {"Proto": 17, "IP": "", "Port": 53, "HostIP": "", "HostPort": 5300, "HostPortEnd": 5310},
+            {"Proto": 6, "IP": "", "Port": 80, "HostIP": "", "HostPort": 0, "HostPortEnd": 0}]);
+        ok(
+            &router,
+            "/NetworkDriver.ProgramExternalConnectivity",
+            program(EP2, rest),
+        )
+        .await;
+        let expected = [
+            "tcp:8080->10.87.0.2:80",
+            "tcp:49153->10.87.0.3:80",
+            "udp:5300->10.87.0.2:53",
+            "udp:5301->10.87.0.3:53",
+        ];
+        assert_eq!(published(&host), expected);
+        last_rules(&host)
+    };
+
+    let host = Arc::new(Recorder::new());
+    let router = backend(dir.path(), host.clone()).await;
+    assert_eq!(last_rules(&host), before, "the same rules after a restart");
+    let revoke = json!({"NetworkID": NET, "EndpointID": EP});
+    ok(
+        &router,
+        "/NetworkDriver.RevokeExternalConnectivity",
+        revoke.clone(),
+    )
+    .await;
+    assert_eq!(
+        published(&host),
+        ["tcp:49153->10.87.0.3:80", "udp:5301->10.87.0.3:53"]
+    );
+    ok(&router, "/NetworkDriver.RevokeExternalConnectivity", revoke).await;
+    // No Revoke before DeleteEndpoint: the ports still go with the endpoint.
+    ok(
+        &router,
+        "/NetworkDriver.DeleteEndpoint",
+        json!({"NetworkID": NET, "EndpointID": EP2}),
+    )
+    .await;
+    assert_eq!(published(&host), Vec::<String>::new());
+    // A loopback host address is refused, not silently left unserved.
+    let loopback = json!([{"Proto": 6, "IP": "", "Port": 80, "HostIP": "127.0.0.1", "HostPort": 18080, "HostPortEnd": 18080}]);
+    let (status, reply) = call(
+        &router,
+        "/NetworkDriver.ProgramExternalConnectivity",
+        program(EP, loopback),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK, "{reply}");
+    assert!(
+        reply["Err"].as_str().unwrap().contains("127.0.0.1"),
+        "{reply}"
+    );
+    ok(
+        &router,
+        "/NetworkDriver.DeleteEndpoint",
+        json!({"NetworkID": NET, "EndpointID": EP}),
+    )
+    .await;
+    ok(
+        &router,
+        "/NetworkDriver.DeleteNetwork",
+        json!({"NetworkID": NET}),
+    )
+    .await;
+    assert_eq!(last_rules(&host), []);
 }

@@ -6,8 +6,7 @@ use super::{firewall, options};
 use crate::Error;
 use crate::hostnet::{VethSpec, names};
 use crate::model::{
-    Connectivity, EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, MacAddress,
-    OperInfo,
+    EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, MacAddress, OperInfo,
 };
 use crate::store::{EndpointRecord, Op, SubnetRecord};
 use ipnet::IpNet;
@@ -64,6 +63,7 @@ pub(super) async fn create_endpoint(
         mac,
         address: spec.address,
         address_ipv6: spec.address_ipv6,
+        published: Vec::new(),
     };
     backend
         .host
@@ -129,10 +129,12 @@ pub(super) async fn delete_endpoint(backend: &Embedded, ep: EndpointRef) -> Resu
                 Some(backend.store.submit(vec![Op::DeleteEndpoint {
                     endpoint_id: ep.endpoint_id.to_string(),
                 }])),
-                state
-                    .networks
-                    .get(&record.network_id)
-                    .is_some_and(firewall::tracks_endpoints),
+                // Published ports go with the endpoint, Revoke or not.
+                !record.published.is_empty()
+                    || state
+                        .networks
+                        .get(&record.network_id)
+                        .is_some_and(firewall::tracks_endpoints),
             ),
             // Unknown endpoint: still remove the veth its id would have had. The id is
             // a whole Docker id (checked at the edge), so the name cannot alias a live
@@ -210,18 +212,4 @@ pub(super) fn oper_info(backend: &Embedded, ep: &EndpointRef) -> OperInfo {
         }
     }
     value
-}
-
-/// dockerd opens no host listener for a remote driver's ports (spec §3.10), and the
-/// embedded backend translates no ports (its only NAT is egress masquerading):
-/// published ports are reachable on the container's own address from the host only.
-/// Say so rather than pretend.
-pub(super) fn program_external_connectivity(req: &Connectivity) {
-    if !req.port_bindings.is_empty() {
-        tracing::warn!(
-            endpoint_id = %req.endpoint_id,
-            "port publishing (-p) is not implemented by the embedded backend; \
-             reach the container on its own address instead"
-        );
-    }
 }

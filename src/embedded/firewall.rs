@@ -1,10 +1,12 @@
 //! What kuryr's packet filter must hold, derived from the state alone (so a restart
 //! rebuilds exactly the same rules): each network's bridge; its IPv4 subnets for egress
 //! NAT unless it is internal or has `enable_ip_masquerade=false`; whether it is
-//! internal; and, with `enable_icc=false`, its endpoints' veth host ends. Plus the
+//! internal; with `enable_icc=false`, its endpoints' veth host ends; and its
+//! endpoints' published ports (`ports::forwards`). Plus the
 //! warning that egress NAT is of no use while the host does not forward IPv4.
 
 use super::options::stored_network_options;
+use super::ports;
 use super::state::State;
 use crate::hostnet::{NetworkRules, ipv4_forwarding};
 use crate::store::NetworkRecord;
@@ -39,11 +41,19 @@ pub(super) fn rules(state: &State) -> Vec<NetworkRules> {
                     .collect()
             };
             isolated_ports.sort();
+            let mut published: Vec<_> = state
+                .endpoints
+                .values()
+                .filter(|endpoint| endpoint.network_id == network.network_id)
+                .flat_map(ports::forwards)
+                .collect();
+            published.sort();
             NetworkRules {
                 bridge: network.bridge.clone(),
                 masquerade,
                 internal: network.internal,
                 isolated_ports,
+                published,
             }
         })
         .collect();

@@ -12,6 +12,7 @@ mod firewall;
 mod networks;
 mod options;
 mod pools;
+mod ports;
 mod reconcile;
 mod state;
 
@@ -183,12 +184,11 @@ impl Driver for Embedded {
     }
 
     async fn program_external_connectivity(&self, req: Connectivity) -> Result<(), Error> {
-        endpoints::program_external_connectivity(&req);
-        Ok(())
+        ports::program(self, req).await
     }
 
-    async fn revoke_external_connectivity(&self, _ep: EndpointRef) -> Result<(), Error> {
-        Ok(())
+    async fn revoke_external_connectivity(&self, ep: EndpointRef) -> Result<(), Error> {
+        ports::revoke(self, ep).await
     }
 
     async fn allocate_network(&self, req: NetworkAllocation) -> Result<DriverOptions, Error> {

@@ -25,9 +25,12 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ipnet::Ipv4Net;
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv4Net};
 
 use super::HostNetError;
+use crate::model::Protocol;
 use crate::process::{self, RunError};
 
 /// The nftables tables this plugin owns, one in the `inet` and one in the `bridge`
@@ -51,6 +54,67 @@ pub struct NetworkRules {
     /// `enable_icc=false`: the network's ports (veth host ends), between which bridged
     /// frames are dropped; empty when containers may talk to each other.
     pub isolated_ports: Vec<String>,
+    /// Published ports (`-p`) of the network's endpoints, in one family each.
+    pub published: Vec<PortForward>,
+}
+
+/// One published port in one family: packets to `host_port` on a local address
+/// (`host_ip`, or any but loopback) are sent to `container`'s `port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortForward {
+    pub proto: Protocol,
+    /// Of `container`'s family; `None` (or `0.0.0.0`, `::`) for every local address
+    /// of it.
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    /// The endpoint's address with its subnet's prefix: hairpin traffic from that
+    /// subnet is masqueraded.
+    pub container: IpNet,
+    pub port: u16,
+}
+
+impl PortForward {
+    /// `ip`/`ip6`: the nft keyword of the family.
+    fn family(&self) -> &'static str {
+        match self.container {
+            IpNet::V4(_) => "ip",
+            IpNet::V6(_) => "ip6",
+        }
+    }
+
+    /// The `published` chain's rule: DNAT to the container.
+    fn dnat(&self) -> String {
+        let family = self.family();
+        let daddr = match self.host_ip {
+            Some(ip) if !ip.is_unspecified() => format!("{family} daddr {ip}"),
+            _ => format!(
+                "meta nfproto {}",
+                if family == "ip" { "ipv4" } else { "ipv6" }
+            ),
+        };
+        let to = match self.container.addr() {
+            IpAddr::V4(addr) => format!("{addr}:{}", self.port),
+            IpAddr::V6(addr) => format!("[{addr}]:{}", self.port),
+        };
+        format!(
+            "{daddr} {} dport {} dnat {family} to {to}",
+            self.proto, self.host_port
+        )
+    }
+
+    /// The postrouting rule that masquerades hairpin traffic: a neighbour on the
+    /// container's subnet reaching it through a host address would otherwise get the
+    /// reply straight from the container, which it never sent to.
+    fn hairpin(&self) -> String {
+        let family = self.family();
+        format!(
+            "{family} saddr {} {family} daddr {} {} dport {} ct status dnat masquerade",
+            self.container.trunc(),
+            self.container.addr(),
+            self.proto,
+            self.port
+        )
+    }
 }
 
 /// `"a", "b"`.
@@ -74,7 +138,10 @@ fn table(family: &str, preamble: &str, chains: &[(&str, &str, Vec<String>)]) -> 
     }
     let mut text = format!("table {family} {TABLE} {{\n{preamble}");
     for (name, hook, rules) in chains {
-        let _ = write!(text, "\tchain {name} {{\n\t\t{hook}\n");
+        let _ = writeln!(text, "\tchain {name} {{");
+        if !hook.is_empty() {
+            let _ = writeln!(text, "\t\t{hook}");
+        }
         for rule in rules {
             let _ = writeln!(text, "\t\t{rule}");
         }
@@ -103,12 +170,35 @@ pub fn ruleset(networks: &[NetworkRules]) -> String {
         forward.push(format!("iifname \"{bridge}\" oifname != \"{bridge}\" drop"));
         forward.push(format!("oifname \"{bridge}\" iifname != \"{bridge}\" drop"));
     }
-    let postrouting: Vec<String> = networks
+    let mut forwards: Vec<&PortForward> = networks
+        .iter()
+        .flat_map(|network| &network.published)
+        .collect();
+    forwards.sort();
+    let published: Vec<String> = forwards.iter().map(|f| f.dnat()).collect();
+    let (prerouting, output) = if published.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        // Loopback is left out: a packet DNATed from 127.0.0.1 to a bridge is a
+        // martian unless route_localnet is on, which kuryr does not set.
+        (
+            vec!["fib daddr type local jump published".to_owned()],
+            vec![
+                "ip daddr != 127.0.0.0/8 fib daddr type local jump published".to_owned(),
+                "ip6 daddr != ::1 fib daddr type local jump published".to_owned(),
+            ],
+        )
+    };
+    let masquerade = networks
         .iter()
         .flat_map(|network| &network.masquerade)
-        .map(|subnet| format!("ip saddr {} oifname != @bridges masquerade", subnet.trunc()))
+        .map(|subnet| format!("ip saddr {} oifname != @bridges masquerade", subnet.trunc()));
+    let postrouting: Vec<String> = forwards
+        .iter()
+        .map(|f| f.hairpin())
+        .chain(masquerade)
         .collect();
-    let set = if postrouting.is_empty() {
+    let set = if networks.iter().all(|network| network.masquerade.is_empty()) {
         String::new()
     } else {
         format!(
@@ -139,7 +229,18 @@ pub fn ruleset(networks: &[NetworkRules]) -> String {
         "inet",
         &set,
         &[
+            ("published", "", published),
             ("forward", FORWARD, forward),
+            (
+                "prerouting",
+                "type nat hook prerouting priority dstnat; policy accept;",
+                prerouting,
+            ),
+            (
+                "output",
+                "type nat hook output priority -100; policy accept;",
+                output,
+            ),
             (
                 "postrouting",
                 "type nat hook postrouting priority srcnat; policy accept;",
@@ -214,7 +315,7 @@ impl Nft {
             Err(RunError::Spawn(error)) if error.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(network) = networks
                     .iter()
-                    .find(|n| n.internal || n.isolated_ports.len() >= 2)
+                    .find(|n| n.internal || n.isolated_ports.len() >= 2 || !n.published.is_empty())
                 {
                     return Err(firewall(format!(
                         "nft not found: the rules that keep bridge {} {} need it \
@@ -222,8 +323,10 @@ impl Nft {
                         network.bridge,
                         if network.internal {
                             "internal"
-                        } else {
+                        } else if network.isolated_ports.len() >= 2 {
                             "without inter-container traffic"
+                        } else {
+                            "with published ports"
                         }
                     )));
                 }
@@ -301,6 +404,7 @@ mod tests {
             masquerade: subnets.iter().map(|s| s.parse().unwrap()).collect(),
             internal: false,
             isolated_ports: Vec::new(),
+            published: Vec::new(),
         }
     }
 
@@ -503,6 +607,92 @@ table bridge kuryr {{
             "{script}"
         );
         assert!(!script.contains("masquerade"), "{script}");
+    }
+
+    fn forward(host_ip: Option<&str>, host_port: u16, container: &str, port: u16) -> PortForward {
+        PortForward {
+            proto: Protocol::Tcp,
+            host_ip: host_ip.map(|ip| ip.parse().unwrap()),
+            host_port,
+            container: container.parse().unwrap(),
+            port,
+        }
+    }
+
+    /// DNAT from other hosts (prerouting) and from the host itself (output, loopback
+    /// left out) through one chain, and hairpin masquerade of the container's subnet;
+    /// `0.0.0.0` is every IPv4 address, like no host address.
+    #[test]
+    fn published_ports_dnat_and_hairpin() {
+        let udp = PortForward {
+            proto: Protocol::Udp,
+            ..forward(Some("192.0.2.10"), 5353, "10.1.0.5/24", 53)
+        };
+        let network = NetworkRules {
+            published: vec![
+                forward(None, 8080, "fd00:1::5/64", 80),
+                udp,
+                forward(Some("0.0.0.0"), 8080, "10.1.0.5/24", 80),
+            ],
+            ..plain("kbra")
+        };
+        let expected = format!(
+            "{EMPTY}\
+table inet kuryr {{
+\tchain published {{
+\t\tmeta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:1::5]:80
+\t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.1.0.5:80
+\t\tip daddr 192.0.2.10 udp dport 5353 dnat ip to 10.1.0.5:53
+\t}}
+\tchain prerouting {{
+\t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\tfib daddr type local jump published
+\t}}
+\tchain output {{
+\t\ttype nat hook output priority -100; policy accept;
+\t\tip daddr != 127.0.0.0/8 fib daddr type local jump published
+\t\tip6 daddr != ::1 fib daddr type local jump published
+\t}}
+\tchain postrouting {{
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip6 saddr fd00:1::/64 ip6 daddr fd00:1::5 tcp dport 80 ct status dnat masquerade
+\t\tip saddr 10.1.0.0/24 ip daddr 10.1.0.5 tcp dport 80 ct status dnat masquerade
+\t\tip saddr 10.1.0.0/24 ip daddr 10.1.0.5 udp dport 53 ct status dnat masquerade
+\t}}
+}}
+"
+        );
+        assert_eq!(ruleset(std::slice::from_ref(&network)), expected);
+        // With egress NAT too, both live in postrouting and the set comes back.
+        let both = NetworkRules {
+            masquerade: vec!["10.1.0.0/24".parse().unwrap()],
+            ..network
+        };
+        let script = ruleset(&[both]);
+        assert!(script.contains("set bridges"), "{script}");
+        assert!(
+            script.contains("ct status dnat masquerade\n\t\tip saddr 10.1.0.0/24 oifname != @bridges masquerade\n"),
+            "{script}"
+        );
+    }
+
+    /// Without nft, a published port would be a promise not kept.
+    #[tokio::test]
+    async fn a_missing_nft_fails_published_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Nft {
+            program: dir.path().join("none").into(),
+            ..Nft::default()
+        };
+        let network = NetworkRules {
+            published: vec![forward(None, 8080, "10.1.0.5/24", 80)],
+            ..plain("kbrp")
+        };
+        let err = missing.apply(&[network]).await.unwrap_err();
+        assert!(
+            err.to_string().contains("kbrp with published ports"),
+            "{err}"
+        );
     }
 
     #[test]

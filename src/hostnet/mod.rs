@@ -22,7 +22,7 @@ mod netlink;
 pub mod recorder;
 mod veth;
 
-pub use isolation::{NetworkRules, ipv4_forwarding};
+pub use isolation::{NetworkRules, PortForward, ipv4_forwarding};
 pub use names::{
     BRIDGE_PREFIX, VETH_CONTAINER_PREFIX, VETH_HOST_PREFIX, bridge_mac, bridge_name, endpoint_mac,
     mac_string, validate_ifname, veth_container_name, veth_host_name,

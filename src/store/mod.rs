@@ -32,7 +32,9 @@ mod tests;
 
 pub use dump::to_json;
 pub use journal::Journal;
-pub use records::{EndpointRecord, NetworkRecord, Op, PoolRecord, Snapshot, SubnetRecord};
+pub use records::{
+    EndpointRecord, NetworkRecord, Op, PoolRecord, PublishedPort, Snapshot, SubnetRecord,
+};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

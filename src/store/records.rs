@@ -5,6 +5,7 @@
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// An IPAM pool handed to Docker. Its allocations live in the `addresses` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,22 @@ pub struct EndpointRecord {
     pub mac: [u8; 6],
     pub address: Option<IpNet>,
     pub address_ipv6: Option<IpNet>,
+    /// Its published ports while it is the container's gateway endpoint
+    /// (ProgramExternalConnectivity until Revoke). Absent in records written before
+    /// kuryr published ports, and when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedPort>,
+}
+
+/// One published port with its host port chosen: `host_ip:host_port` → `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// The IP protocol number (6 tcp, 17 udp, 132 sctp).
+    pub proto: u8,
+    /// `None`: every host address (of the families the endpoint has).
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub port: u16,
 }
 
 /// One change to durable state. A batch of ops commits atomically, in order.

@@ -174,3 +174,28 @@ async fn a_pool_binding_is_stored_with_the_pool() {
         Some("ycl3gcwqpg27k3c1rika55mvw")
     );
 }
+
+/// An endpoint record written before kuryr published ports still decodes (with no
+/// ports), and one without ports is written exactly as before.
+#[test]
+fn endpoint_records_without_published_ports_keep_their_encoding() {
+    let old = r#"{"endpoint_id":"e","network_id":"n","host_ifname":"kvh","container_ifname":"kvc","mac":[2,0,0,0,0,1],"address":"10.1.0.5/24","address_ipv6":null}"#;
+    let record: EndpointRecord = serde_json::from_str(old).unwrap();
+    assert!(record.published.is_empty());
+    assert_eq!(serde_json::to_string(&record).unwrap(), old);
+    let with = EndpointRecord {
+        published: vec![PublishedPort {
+            proto: 6,
+            host_ip: None,
+            host_port: 8080,
+            port: 80,
+        }],
+        ..record
+    };
+    let text = serde_json::to_string(&with).unwrap();
+    assert!(
+        text.ends_with(r#","published":[{"proto":6,"host_ip":null,"host_port":8080,"port":80}]}"#),
+        "{text}"
+    );
+    assert_eq!(serde_json::from_str::<EndpointRecord>(&text).unwrap(), with);
+}

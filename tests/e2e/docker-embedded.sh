@@ -8,7 +8,7 @@
 # network whose plugin is missing. Starts a private dockerd with
 # scripts/dockerd-up.sh unless one already answers (and then stops and purges
 # it at the end), builds kuryr-busybox:latest with scripts/busybox-image.sh,
-# then runs scenarios a..j. Cleans up containers, networks and the plugin on
+# then runs scenarios a..k (k before j). Cleans up containers, networks and the plugin on
 # any exit (trap). Prints "E2E PASS (n checks)" or "E2E FAIL (k of n failed)".
 # Assertions: lib.sh; plugin/dockerd lifecycle and docker helpers: harness.sh.
 #
@@ -212,6 +212,7 @@ scenario_j() {
   assert_eq "" "$(d network ls -q --filter "label=$LABEL")" "no test networks left"
   left="$(kuryr_links | tr '\n' ' ')"
   assert_eq "" "$left" "no kbr*/kvh*/kvc* links left on the host"
+  real_only "no kuryr nft table left" && assert_not_contains "$(nft list ruleset)" kuryr "no kuryr table in nft list ruleset"
   plugin_stop TERM
   real_only "state command shows nothing left" || return 0
   # stdout only: the JSON; logs go to the plugin log
@@ -221,6 +222,88 @@ scenario_j() {
     assert_eq 0 "$(jq -r ".$k | length" <<< "$st" 2>&1)" \
       "state: no $k left ($(jq -c ".$k" <<< "$st" 2>&1 | cut -c1-300))"
   done
+}
+
+# An "outside host": namespace kpub-out behind veth kpubh/kpubo (198.51.100.0/24,
+# default route via the host). Forwarding is turned on only for kpubh and the
+# network's bridge and put back by pub_down.
+PUB_NS=kpub-out
+PUB_HOST=198.51.100.1
+PUB_OUT=198.51.100.2
+PUB_SAVED=()
+pub_up() {
+  local br="$1" i
+  pub_down   # leftovers of an aborted run
+  ip netns add "$PUB_NS"
+  ip link add kpubh type veth peer name kpubo
+  ip link set kpubo netns "$PUB_NS"
+  ip addr add "$PUB_HOST/24" dev kpubh
+  ip link set kpubh up
+  ip -n "$PUB_NS" addr add "$PUB_OUT/24" dev kpubo
+  ip -n "$PUB_NS" link set kpubo up
+  ip -n "$PUB_NS" link set lo up
+  ip -n "$PUB_NS" route add default via "$PUB_HOST"
+  for i in kpubh "$br"; do
+    PUB_SAVED+=("net.ipv4.conf.$i.forwarding=$(sysctl -n "net.ipv4.conf.$i.forwarding")")
+    sysctl -qw "net.ipv4.conf.$i.forwarding=1"
+  done
+}
+pub_down() {
+  [ "${#PUB_SAVED[@]}" = 0 ] || sysctl -qw "${PUB_SAVED[@]}" 2>/dev/null || true
+  PUB_SAVED=()
+  ip link del kpubh 2>/dev/null || true
+  ip netns del "$PUB_NS" 2>/dev/null || true
+}
+# pub_get [NS-EXEC...] ADDR: what the published port 18081 answers, from there
+pub_get() { local to="${*: -1}"; "${@:1:$#-1}" busybox nc -w 2 "$to" 18081 < /dev/null 2>&1; }
+# the source address the outside host sees for one TCP connection to it
+outside_peer() {
+  ip netns exec "$PUB_NS" timeout 8 python3 -c '
+import socket
+s = socket.socket(); s.bind(("0.0.0.0", 9999)); s.listen(1); s.settimeout(6)
+print(s.accept()[1][0])' 2>/dev/null &
+  local listener=$! _
+  # until the listener (a slow-starting python) has taken one connection
+  for _ in $(seq 1 20); do
+    sleep 0.3
+    kill -0 "$listener" 2>/dev/null || break
+    d exec "$1" busybox nc -w 2 "$PUB_OUT" 9999 < /dev/null > /dev/null 2>&1 || true
+  done
+  wait "$listener" 2>/dev/null || true
+}
+
+scenario_k() {
+  local br out rc=0 out_ns=(ip netns exec "$PUB_NS")
+  real_only "published ports" || return 0
+  assert_ok net ke2e-k --subnet 10.81.0.0/24
+  assert_ok net ke2e-ki --internal --subnet 10.82.0.0/24
+  br="$(bridge_of ke2e-k)"
+  pub_up "$br"
+  assert_ok d run -d --name ke2e-kweb --label "$LABEL" --network ke2e-k -p 18081:80 \
+    "$IMG" busybox nc -ll -p 80 -e echo hi
+  ctr ke2e-kcli ke2e-k
+  sleep 0.3
+  assert_eq hi "$(pub_get "${out_ns[@]}" "$PUB_HOST")" "outside host reaches $PUB_HOST:18081"
+  assert_eq hi "$(pub_get "$PUB_HOST")" "the host reaches its own $PUB_HOST:18081"
+  assert_eq hi "$(pub_get d exec ke2e-kcli "$PUB_HOST")" "a neighbour reaches it through the host (hairpin)"
+  assert_not_contains "$(pub_get 127.0.0.1)" hi "127.0.0.1:18081 is not served (documented)"
+  assert_eq "$PUB_HOST" "$(outside_peer ke2e-kcli)" "egress seen with the host's address"
+  out="$(d run --rm --label "$LABEL" --network ke2e-ki "$IMG" busybox nc -w 2 "$PUB_HOST" 18081 2>&1 < /dev/null)" || true
+  assert_not_contains "$out" hi "an --internal container cannot reach it"
+  out="$(d run -d --name ke2e-kdup --label "$LABEL" --network ke2e-k -p 18081:80 "$IMG" sleep 600 2>&1)" || rc=$?
+  check "a second -p 18081:80 is refused" [ "$rc" != 0 ]
+  assert_contains "$out" "host port 18081/tcp is already published by endpoint" "the error names port and holder: $out"
+  assert_eq hi "$(pub_get "${out_ns[@]}" "$PUB_HOST")" "the refusal changed nothing"
+  if real_only "published ports rebuilt after a restart"; then
+    plugin_stop TERM
+    nft delete table inet kuryr   # as a reboot would
+    check "plugin restarted" plugin_start
+    assert_eq hi "$(pub_get "${out_ns[@]}" "$PUB_HOST")" "published port back after the restart"
+  fi
+  assert_ok d rm -f ke2e-kweb ke2e-kcli ke2e-kdup
+  assert_not_contains "$(nft list ruleset)" dnat "no DNAT left once the container is gone"
+  pub_down
+  assert_ok d network rm ke2e-k ke2e-ki
 }
 
 # ------------------------------------------------------------------ main --
@@ -247,7 +330,8 @@ main() {
     "c:ip-range, gateway and aux address" "d:default pools" \
     "e:connectivity within and isolation between networks" \
     "f:static IPv4, IPv6 and MAC" "g:crash safety (kill -9 the plugin)" \
-    "h:internal network" "i:bad input gives clear errors" "j:teardown leaves nothing"
+    "h:internal network" "i:bad input gives clear errors" \
+    "k:published ports (-p)" "j:teardown leaves nothing"
   do
     title="${s#*:}"
     section "${s%%:*}. $title"

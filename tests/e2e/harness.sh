@@ -95,6 +95,8 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$PLUGIN_PID" ] && dockerd_answers; then remove_test_objects; fi
   plugin_stop TERM
+  # the suite's own host changes (docker-embedded.sh's outside namespace)
+  if declare -F pub_down >/dev/null; then pub_down; fi
   if [ -n "$FAKE" ]; then ip link del "$FAKE_BRIDGE" 2>/dev/null; fi
   if [ "$STARTED_DOCKERD" = 1 ] && [ "${KEEP_DOCKERD:-0}" != 1 ]; then
     # purge: a data root holding kuryr networks would make the next dockerd
