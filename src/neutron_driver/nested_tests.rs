@@ -28,7 +28,17 @@ async fn driver(fake: &Fake, dir: &std::path::Path, mode: &str) -> NeutronDriver
     NeutronDriver::new(client, Settings::from_config(&loaded.config), binder).unwrap()
 }
 
-/// The VM port `vm`, and a container port `id` with one address.
+const C1: (&str, &str, &str) = ("c1", "10.0.0.5", "fa:16:3e:00:00:05");
+const C2: (&str, &str, &str) = ("c2", "10.0.0.6", "fa:16:3e:00:00:06");
+
+/// A fake Neutron holding the VM port `vm` and container ports `(id, address, MAC)`,
+/// and a state dir for the driver.
+async fn seeded(ports: &[(&str, &str, &str)]) -> (Fake, tempfile::TempDir) {
+    let fake = Fake::start().await;
+    seed(&fake, ports);
+    (fake, tempfile::tempdir().unwrap())
+}
+
 fn seed(fake: &Fake, ports: &[(&str, &str, &str)]) {
     let mut st = fake.state();
     st.insert("ports", vm_port("vm", "net", VM_MAC));
@@ -63,9 +73,7 @@ fn puts(fake: &Fake, path: &str) -> usize {
 
 #[tokio::test]
 async fn macvlan_pairs_are_added_once_and_only_ours_removed() {
-    let fake = Fake::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    seed(&fake, &[("c1", "10.0.0.5", "fa:16:3e:00:00:05")]);
+    let (fake, dir) = seeded(&[C1]).await;
     fake.state()
         .items
         .get_mut("ports")
@@ -101,15 +109,7 @@ async fn macvlan_pairs_are_added_once_and_only_ours_removed() {
 
 #[tokio::test]
 async fn a_pair_change_behind_our_back_is_read_again() {
-    let fake = Fake::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    seed(
-        &fake,
-        &[
-            ("c1", "10.0.0.5", "fa:16:3e:00:00:05"),
-            ("c2", "10.0.0.6", "fa:16:3e:00:00:06"),
-        ],
-    );
+    let (fake, dir) = seeded(&[C1, C2]).await;
     let d = driver(&fake, dir.path(), "macvlan").await;
     let nested = d.nested.as_ref().unwrap();
     nested.attach(&d, &port(&fake, "c1")).await.unwrap();
@@ -135,9 +135,7 @@ async fn a_pair_change_behind_our_back_is_read_again() {
 
 #[tokio::test]
 async fn the_pair_limit_and_a_missing_vm_port_are_named() {
-    let fake = Fake::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    seed(&fake, &[("c1", "10.0.0.5", "fa:16:3e:00:00:05")]);
+    let (fake, dir) = seeded(&[C1]).await;
     let full: Vec<Value> = (1..=10)
         .map(|i| json!({"ip_address": format!("192.0.2.{i}"), "mac_address": "02:00:00:00:00:01"}))
         .collect();
@@ -179,16 +177,7 @@ async fn the_pair_limit_and_a_missing_vm_port_are_named() {
 
 #[tokio::test]
 async fn vlan_ids_are_free_ones_and_a_taken_one_is_retried() {
-    let fake = Fake::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    seed(
-        &fake,
-        &[
-            ("c1", "10.0.0.5", "fa:16:3e:00:00:05"),
-            ("c2", "10.0.0.6", "fa:16:3e:00:00:06"),
-            ("sq", "10.0.0.9", "fa:16:3e:00:00:09"),
-        ],
-    );
+    let (fake, dir) = seeded(&[C1, C2, ("sq", "10.0.0.9", "fa:16:3e:00:00:09")]).await;
     let trunk = fake.state().seed_trunk("vm", &[]);
     let d = driver(&fake, dir.path(), "vlan").await;
     let nested = d.nested.as_ref().unwrap();
@@ -236,9 +225,7 @@ async fn vlan_ids_are_free_ones_and_a_taken_one_is_retried() {
 
 #[tokio::test]
 async fn vlan_mode_without_a_trunk_says_how_to_make_one() {
-    let fake = Fake::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    seed(&fake, &[("c1", "10.0.0.5", "fa:16:3e:00:00:05")]);
+    let (fake, dir) = seeded(&[C1]).await;
     let d = driver(&fake, dir.path(), "vlan").await;
     let err = d
         .nested
