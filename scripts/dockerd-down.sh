@@ -41,11 +41,12 @@ stop_dockerd() {
 }
 
 # netns bind mounts / overlay mounts left behind by a killed daemon must go
-# before rm -rf, or the removal fails with EBUSY.
+# before rm -rf, or the removal fails with EBUSY; so must the data root's own
+# private bind mount onto itself, which a daemon killed mid-shutdown leaves.
 purge() {
   local base m
   for base in "$EXEC_ROOT" "$DATA_ROOT"; do
-    awk -v b="$base/" 'index($2, b) == 1 {print $2}' /proc/mounts | sort -r |
+    awk -v b="$base" 'index($2, b "/") == 1 || $2 == b {print $2}' /proc/mounts | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null || true; done
   done
   rm -rf --one-file-system "$DATA_ROOT" "$EXEC_ROOT" "$EXEC_ROOT.json"

@@ -133,20 +133,6 @@ neutron_leftovers() {
   done
   echo "$p $s $pl $n"
 }
-# Last resort after a failed run: delete what is left of the suite's CIDRs.
-neutron_purge() {
-  local id
-  for id in $(nget ports | jq -r --arg p "$PREFIX" '.ports[] | select(any(.fixed_ips[]?; .ip_address | startswith($p))) | .id'); do
-    curl -s -X DELETE "$NEUTRON_URL/v2.0/ports/$id" >/dev/null
-  done
-  for id in $(nget subnets | jq -r --arg p "$PREFIX" '.subnets[] | select(.cidr | startswith($p)) | .network_id' | sort -u); do
-    curl -s -X DELETE "$NEUTRON_URL/v2.0/networks/$id" >/dev/null
-  done
-  for id in $(nget subnetpools | jq -r --arg p "$PREFIX" '.subnetpools[] | select(any(.prefixes[]; startswith($p))) | .id'); do
-    curl -s -X DELETE "$NEUTRON_URL/v2.0/subnetpools/$id" >/dev/null
-  done
-}
-
 remove_objects() {
   local ids
   ids="$(d ps -aq --filter "label=$LABEL" 2>/dev/null || true)"
@@ -192,7 +178,7 @@ cleanup() {
   done
   stop_ovs
   if [ "$(neutron_leftovers 2>/dev/null)" != "0 0 0 0" ]; then
-    log "deleting Neutron objects of $PREFIX* left by a failure"; neutron_purge
+    log "deleting Neutron objects of $PREFIX* left by a failure"; neutron_purge_prefix "$PREFIX"
   fi
   if [ "$STARTED_NEUTRON" = 1 ] && [ "${KEEP_NEUTRON:-0}" != 1 ]; then
     "$ROOT/scripts/neutron-down.sh" >/dev/null 2>&1
@@ -628,8 +614,9 @@ main() {
     NEUTRON_PORT="${NEUTRON_URL##*:}" "$ROOT/scripts/neutron-up.sh" >/dev/null
     STARTED_NEUTRON=1
   fi
-  # leftovers of an aborted run: only this suite's names
+  # leftovers of an aborted run: only this suite's names and CIDRs
   remove_objects
+  neutron_purge_prefix "$PREFIX"
   d rm -f "$CTR" >/dev/null 2>&1 || true
   d plugin rm -f "$PLUGIN" "$PLUGIN_KS" "$PLUGIN_KE" >/dev/null 2>&1 || true
   DOCKER="$DOCKER" "$ROOT/scripts/busybox-image.sh"

@@ -203,8 +203,9 @@ main() {
     NEUTRON_PORT="${NEUTRON_URL##*:}" "$ROOT/scripts/neutron-up.sh" >/dev/null
     STARTED_NEUTRON=1
   fi
-  # leftovers of an aborted run: only this suite's names
+  # leftovers of an aborted run: only this suite's names and CIDRs (the VM's too)
   remove_objects
+  neutron_purge_prefix 10.145.
   ip link del "$NIC" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   DOCKER="$DOCKER" "$ROOT/scripts/busybox-image.sh"

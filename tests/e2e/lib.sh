@@ -14,6 +14,8 @@
 #   skip MSG                        a check that does not apply to this run
 #   assert_in4 IP CIDR              IPv4 address inside the subnet
 #   assert_no_dups WHAT ADDR...     no address given twice
+#   neutron_purge_prefix PREFIX     delete Neutron's ports, networks and pools of
+#                                   CIDRs starting with PREFIX ($NEUTRON_URL)
 #   summary                         prints totals; returns 1 if anything failed
 # A failed assertion prints the command or message, expected and actual.
 
@@ -147,4 +149,22 @@ assert_no_dups() {
   local dups
   dups="$(printf '%s\n' "$@" | sort | uniq -d)"
   assert_eq "" "$dups" "$what: no duplicate addresses among $# ($*)"
+}
+
+# neutron_purge_prefix PREFIX: delete the ports, the networks (found by their
+# subnets) and the subnet pools whose addresses start with PREFIX, a suite's own
+# range. The Neutron database outlives a suite, so a run killed before its
+# cleanup leaves objects that make the next run's subnet allocation fail:
+# suites call this at start, not only after a failure.
+neutron_purge_prefix() {
+  local id url="$NEUTRON_URL/v2.0"
+  for id in $(curl -s --max-time 30 "$url/ports" | jq -r --arg p "$1" '.ports[] | select(any(.fixed_ips[]?; .ip_address | startswith($p))) | .id'); do
+    curl -s --max-time 30 -X DELETE "$url/ports/$id" >/dev/null
+  done
+  for id in $(curl -s --max-time 30 "$url/subnets" | jq -r --arg p "$1" '.subnets[] | select(.cidr | startswith($p)) | .network_id' | sort -u); do
+    curl -s --max-time 30 -X DELETE "$url/networks/$id" >/dev/null
+  done
+  for id in $(curl -s --max-time 30 "$url/subnetpools" | jq -r --arg p "$1" '.subnetpools[] | select(any(.prefixes[]; startswith($p))) | .id'); do
+    curl -s --max-time 30 -X DELETE "$url/subnetpools/$id" >/dev/null
+  done
 }

@@ -233,6 +233,7 @@ main() {
   [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
   [ -x "$ROOT/target/release/kuryr" ] || { echo "build first: cargo build --release" >&2; exit 2; }
   curl -sf --max-time 5 -o /dev/null "$NEUTRON_URL/v2.0/networks" || { echo "no Neutron at $NEUTRON_URL" >&2; exit 2; }
+  neutron_purge_prefix 10.34.0.   # leftovers of an aborted run: this suite's CIDR
   setup
   scenario
   [ -f "$WORK/figures" ] && cat "$WORK/figures"
