@@ -161,12 +161,15 @@ connection = $CONNECTION
 [oslo_concurrency]
 lock_path = $STATE/lock
 EOF
+# tag_ports_during_bulk_creation: tags in a port's POST body (single or bulk) are
+# kept (without it Neutron accepts and drops them). kuryr-kubernetes' port pools
+# rely on it; kuryr uses it when Neutron announces tag-ports-during-bulk-creation.
 cat >"$ETC/plugins/ml2/ml2_conf.ini" <<'EOF'
 [ml2]
 type_drivers = flat,vlan,vxlan,local
 tenant_network_types = local
 mechanism_drivers = loopback_tap
-extension_drivers = port_security
+extension_drivers = port_security,tag_ports_during_bulk_creation
 
 [ml2_type_flat]
 flat_networks = *

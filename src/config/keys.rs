@@ -149,6 +149,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (super::raw::DEFAULT_SECTION, DEFAULT_KEYS),
     ("neutron", NEUTRON_KEYS),
     ("binding", BINDING_KEYS),
+    (super::vif_pool::SECTION, super::vif_pool::KEYS),
 ];
 
 /// Whether a value must never be printed.

@@ -19,6 +19,7 @@ mod pools;
 pub mod raw;
 mod validate;
 mod values;
+mod vif_pool;
 
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ pub use validate::{
     DEFAULT_VETH_DST_PREFIX, ENV_CAPABILITY_SCOPE, ENV_KURYR_URI,
 };
 pub use values::MAX_VETH_DST_PREFIX;
+pub use vif_pool::PortPools;
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +84,8 @@ pub struct Config {
     pub neutron: NeutronSection,
     /// Nested (VM) mode: `None` is the veth driver.
     pub nesting: Option<Nesting>,
+    /// `[vif_pool]`: ports made ahead of time (Neutron backend); `None` is off.
+    pub port_pools: Option<PortPools>,
 }
 
 /// The plugin's capability scope (`capability_scope`), as the driver reports it.

@@ -166,3 +166,51 @@ fn ipvlan_and_unknown_names_are_refused_sriov_is_ignored_as_before() {
         ])
     );
 }
+
+// `[vif_pool]` (port pools), which depends on the backend and the port driver.
+
+#[test]
+fn port_pools_are_off_by_default_and_take_kuryr_kubernetes_names() {
+    assert_eq!(load_str(NEUTRON).config.port_pools, None);
+    let on = load_str(&format!(
+        "{NEUTRON}[vif_pool]\nenabled = True\nports_pool_min = 3\nports_pool_max = 9\n\
+         ports_pool_batch = 4\nports_pool_update_frequency = 7\n"
+    ));
+    assert!(on.warnings.is_empty(), "{:?}", on.warnings);
+    let pools = on.config.port_pools.expect("pools on");
+    assert_eq!((pools.min, pools.max, pools.batch), (3, 9, 4));
+    assert_eq!(pools.update_frequency, std::time::Duration::from_secs(7));
+    let defaults = load_str(&format!("{NEUTRON}[vif_pool]\nenabled = yes\n"));
+    assert_eq!(defaults.config.port_pools, Some(super::PortPools::default()));
+}
+
+#[test]
+fn port_pool_mistakes_are_refused_by_name() {
+    let pools = |body: &str| format!("[vif_pool]\nenabled = True\n{body}");
+    assert_eq!(
+        refused(&pools("ports_pool_batch = 0\n"), "at least 1"),
+        keys(&[("vif_pool", "ports_pool_batch")])
+    );
+    assert_eq!(
+        refused(&pools("ports_pool_min = 6\nports_pool_max = 5\n"), "above ports_pool_max"),
+        keys(&[("vif_pool", "ports_pool_min")])
+    );
+    assert_eq!(
+        refused(&pools("ports_pool_min = many\n"), "integer"),
+        keys(&[("vif_pool", "ports_pool_min")])
+    );
+    assert_eq!(
+        refused(
+            &format!("{}[binding]\ndefault_driver = macvlan\nlink_iface = eth0\n", pools("")),
+            "nested mode"
+        ),
+        keys(&[("vif_pool", "enabled")])
+    );
+}
+
+#[test]
+fn port_pools_on_the_embedded_backend_are_a_warning() {
+    let loaded = load_str("[DEFAULT]\nbackend = embedded\n[vif_pool]\nenabled = True\n");
+    assert_eq!(loaded.config.port_pools, None);
+    assert_eq!(warning_keys(&loaded), vec![("vif_pool".to_string(), "enabled".to_string())]);
+}

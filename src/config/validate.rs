@@ -113,6 +113,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     let neutron = c.neutron();
     let backend = c.backend(&neutron);
     let nesting = c.nesting(backend);
+    let port_pools = c.port_pools(backend, nesting.as_ref().is_some_and(Option::is_some));
     c.check_unimplemented();
 
     let (
@@ -133,6 +134,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         Some(socket_group),
         Some(lock_file),
         Some(nesting),
+        Some(port_pools),
     ) = (
         listen,
         capability_scope,
@@ -151,6 +153,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         socket_group,
         lock_file,
         nesting,
+        port_pools,
     )
     else {
         return Err(c.invalid);
@@ -177,6 +180,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         subnetpool_name_prefix,
         neutron,
         nesting,
+        port_pools,
     };
     Ok((config, c.warnings))
 }
@@ -222,7 +226,7 @@ impl Checker<'_> {
     }
 
     /// `None`: present and invalid (recorded). `Some(None)`: absent.
-    fn read<T>(
+    pub(super) fn read<T>(
         &mut self,
         section: &str,
         key: &str,
