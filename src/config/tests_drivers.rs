@@ -181,7 +181,10 @@ fn port_pools_are_off_by_default_and_take_kuryr_kubernetes_names() {
     assert_eq!((pools.min, pools.max, pools.batch), (3, 9, 4));
     assert_eq!(pools.update_frequency, std::time::Duration::from_secs(7));
     let defaults = load_str(&format!("{NEUTRON}[vif_pool]\nenabled = yes\n"));
-    assert_eq!(defaults.config.port_pools, Some(super::PortPools::default()));
+    assert_eq!(
+        defaults.config.port_pools,
+        Some(super::PortPools::default())
+    );
 }
 
 #[test]
@@ -192,7 +195,10 @@ fn port_pool_mistakes_are_refused_by_name() {
         keys(&[("vif_pool", "ports_pool_batch")])
     );
     assert_eq!(
-        refused(&pools("ports_pool_min = 6\nports_pool_max = 5\n"), "above ports_pool_max"),
+        refused(
+            &pools("ports_pool_min = 6\nports_pool_max = 5\n"),
+            "above ports_pool_max"
+        ),
         keys(&[("vif_pool", "ports_pool_min")])
     );
     assert_eq!(
@@ -201,7 +207,10 @@ fn port_pool_mistakes_are_refused_by_name() {
     );
     assert_eq!(
         refused(
-            &format!("{}[binding]\ndefault_driver = macvlan\nlink_iface = eth0\n", pools("")),
+            &format!(
+                "{}[binding]\ndefault_driver = macvlan\nlink_iface = eth0\n",
+                pools("")
+            ),
             "nested mode"
         ),
         keys(&[("vif_pool", "enabled")])
@@ -212,5 +221,8 @@ fn port_pool_mistakes_are_refused_by_name() {
 fn port_pools_on_the_embedded_backend_are_a_warning() {
     let loaded = load_str("[DEFAULT]\nbackend = embedded\n[vif_pool]\nenabled = True\n");
     assert_eq!(loaded.config.port_pools, None);
-    assert_eq!(warning_keys(&loaded), vec![("vif_pool".to_string(), "enabled".to_string())]);
+    assert_eq!(
+        warning_keys(&loaded),
+        vec![("vif_pool".to_string(), "enabled".to_string())]
+    );
 }

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use super::BackendKind;
-use super::values::{parse_bool, parse_int_min};
 use super::validate::Checker;
+use super::values::{parse_bool, parse_int_min};
 
 pub const SECTION: &str = "vif_pool";
 
@@ -89,7 +89,10 @@ impl Checker<'_> {
         );
         let (min, max, batch, every) = (min?, max?, batch?, every?);
         if max != 0 && min > max {
-            let value = self.value(SECTION, "ports_pool_min").unwrap_or_default().to_owned();
+            let value = self
+                .value(SECTION, "ports_pool_min")
+                .unwrap_or_default()
+                .to_owned();
             self.invalid(
                 SECTION,
                 "ports_pool_min",
@@ -148,8 +151,16 @@ mod tests {
         assert_eq!(p.shortfall(4, 0), 10);
         assert_eq!(p.shortfall(2, 3), 0, "ports being made count");
         assert_eq!(pools(5, 8, 10).shortfall(4, 0), 4, "capped by the maximum");
-        assert_eq!(pools(20, 0, 10).shortfall(0, 0), 20, "at least up to the minimum");
-        assert_eq!(pools(0, 0, 10).shortfall(0, 0), 10, "a minimum of 0 still keeps one batch");
+        assert_eq!(
+            pools(20, 0, 10).shortfall(0, 0),
+            20,
+            "at least up to the minimum"
+        );
+        assert_eq!(
+            pools(0, 0, 10).shortfall(0, 0),
+            10,
+            "a minimum of 0 still keeps one batch"
+        );
         assert_eq!(pools(0, 0, 10).shortfall(1, 0), 0);
     }
 }

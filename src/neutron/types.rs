@@ -323,6 +323,8 @@ body!(PortCreate, Kind::Ports, {
     #[serde(skip_serializing_if = "Option::is_none")] pub device_owner: Option<String>,
     #[serde(rename = "binding:host_id", skip_serializing_if = "Option::is_none")] pub binding_host_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")] pub security_groups: Option<Vec<String>>,
+    /// Kept by Neutron only with `tag-ports-during-bulk-creation`; dropped otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")] pub tags: Option<Vec<String>>,
 });
 body!(PortUpdate, Kind::Ports, {
     #[serde(skip_serializing_if = "Option::is_none")] pub name: Option<String>,

@@ -5,7 +5,8 @@
 //! `compute:kuryr`. When Neutron says the address or MAC is taken (409), the holder is
 //! adopted only if it is a user's port that nothing uses (B11), and tagged
 //! `kuryr.port.existing` so release resets it instead of deleting it. Gateways and aux
-//! addresses are the subnet's, not ports. Release hands kuryr's port to the teardown
+//! addresses are the subnet's, not ports. With port pools (`port_pool.rs`) a ready
+//! port is handed out instead of a POST. Release hands kuryr's port to the teardown
 //! runner, so Docker does not wait for the delete.
 
 use std::net::IpAddr;
@@ -38,8 +39,10 @@ pub async fn request(d: &NeutronDriver, req: AddressRequest) -> Result<IpNet, Er
     let mac = req.mac.map(|m| m.to_string());
     let mut subnet = pool.subnet.clone();
     // Aux addresses come before the subnet exists and carry no MAC; a container's
-    // address always has one (RequiresMACAddress).
-    if subnet.is_none() && !gateway && (req.address.is_none() || mac.is_some()) {
+    // address always has one (RequiresMACAddress), except with port pools, which do
+    // without (then every address looks the subnet up).
+    let container = req.address.is_none() || mac.is_some() || d.settings.port_pools.is_some();
+    if subnet.is_none() && !gateway && container {
         // Another host (or kuryr-libnetwork) may have made the network since.
         subnet = d.pool_subnet(&req.pool_id, &pool).await?;
         if let Some(found) = &subnet
@@ -107,14 +110,27 @@ fn gateway_of(s: &SubnetInfo, requested: Option<IpAddr>, pool: &PoolInfo) -> Res
     }
 }
 
-/// Creates the port for a container address, or adopts the free user port that
-/// already holds it. Returns the address.
+/// Creates the port for a container address (or takes one from the port pool), or
+/// adopts the free user port that already holds it. Returns the address.
 async fn port_for(
     d: &NeutronDriver,
     s: &SubnetInfo,
     address: Option<IpAddr>,
     mac: Option<String>,
 ) -> Result<IpAddr, Error> {
+    if let Some(pools) = d.port_pools()
+        && mac.is_none()
+        && let Some(port) = pooled(d, pools, s, address).await
+    {
+        return remember(d, s, port, false, address);
+    }
+    // Bound to this host now, while Neutron allocates the address: binding is the
+    // slow part of a port update (bug 1809306), and CreateEndpoint then only sets the
+    // device id, concurrently with its tags and the plug. Only with Docker's MAC (a
+    // bound port's MAC cannot change later), or with port pools, where Docker sends
+    // none and CreateEndpoint unbinds first for a user's --mac-address.
+    // Nested mode's ports stay unbound: the VM's port carries their traffic.
+    let bind = d.nested.is_none() && (mac.is_some() || d.settings.port_pools.is_some());
     let body = PortCreate {
         network_id: s.network_id.clone(),
         name: Some(names::UNBOUND_PORT.to_string()),
@@ -124,16 +140,15 @@ async fn port_for(
             ip_address: address.map(|a| a.to_string()),
         }]),
         mac_address: mac.clone(),
-        // Bound to this host now, while Neutron allocates the address: binding is the
-        // slow part of a port update (bug 1809306), and CreateEndpoint then only sets
-        // the device id, concurrently with its tags and the plug. Only with Docker's
-        // MAC: a bound port's MAC cannot change later.
-        // Nested mode's ports stay unbound: the VM's port carries their traffic.
-        binding_host_id: mac
-            .as_ref()
-            .filter(|_| d.nested.is_none())
-            .map(|_| d.settings.host.clone()),
-        device_owner: mac.as_ref().map(|_| names::DEVICE_OWNER.to_string()),
+        binding_host_id: bind.then(|| d.settings.host.clone()),
+        device_owner: bind.then(|| names::DEVICE_OWNER.to_string()),
+        // kuryr's from birth where Neutron keeps tags in the body, as kuryr-libnetwork
+        // tags it right after; elsewhere CreateEndpoint adds it with the endpoint's
+        // tags (one request), and until then `kuryr-unbound-port` says whose it is.
+        tags: d
+            .features()
+            .port_tags_on_create
+            .then(|| vec![names::PORT_OWNED.to_string()]),
         ..PortCreate::default()
     };
     // Docker gives both families of an endpoint the same MAC: the second address
@@ -155,12 +170,21 @@ async fn port_for(
         None => create_port(d, &body).await,
     };
     let (port, existing) = match created {
-        // Untagged for now: its name marks it as kuryr's until CreateEndpoint adds
-        // `compute:kuryr` together with the endpoint tags, saving a request.
         Ok(port) => (port, false),
         Err(e) if e.is_conflict() => adopt(d, s, address, mac.as_deref(), e).await?,
         Err(e) => return Err(e.into()),
     };
+    remember(d, s, port, existing, address)
+}
+
+/// Caches `port` as the holder of the address it has (or was asked for) in `s`.
+fn remember(
+    d: &NeutronDriver,
+    s: &SubnetInfo,
+    port: Port,
+    existing: bool,
+    address: Option<IpAddr>,
+) -> Result<IpAddr, Error> {
     let ip = address
         .or_else(|| {
             port.fixed_ips
@@ -184,6 +208,39 @@ async fn port_for(
         .addresses
         .insert((s.id.clone(), ip), AddressInfo { port, existing });
     Ok(ip)
+}
+
+/// A pool port for subnet `s`, moved to `address` when Docker asked for one (a PUT,
+/// cheaper than a new bound port). When that fails (the address is taken, perhaps by
+/// another pool port), the port goes back and the caller makes one as without pools.
+async fn pooled(
+    d: &NeutronDriver,
+    pools: &std::sync::Arc<super::port_pool::PortPools>,
+    s: &SubnetInfo,
+    address: Option<IpAddr>,
+) -> Option<Port> {
+    let port = pools.take(s).await?;
+    let Some(ip) = address else {
+        return Some(port);
+    };
+    let update = PortUpdate {
+        fixed_ips: Some(vec![FixedIpRequest {
+            subnet_id: Some(s.id.clone()),
+            ip_address: Some(ip.to_string()),
+        }]),
+        ..PortUpdate::default()
+    };
+    match d.client.update::<Port, _>(&port.id, &update).await {
+        Ok(mut moved) => {
+            moved.tags = port.tags;
+            Some(moved)
+        }
+        Err(error) => {
+            tracing::debug!(port = %port.id, %ip, %error, "a pool port cannot take the requested address");
+            pools.give_back(port);
+            None
+        }
+    }
 }
 
 /// POST the port. A conflict while a port of this network is still being deleted
@@ -279,6 +336,16 @@ async fn adopt(
         }
         (None, None) => return Err(conflict.into()),
     };
+    // A ready port of this host's pool holds the address asked for: it is ours to use.
+    if names::is_pool_port(&port.tags)
+        && port.binding_host_id == d.settings.host
+        && let Some(pools) = d.port_pools()
+        && pools.claim(&port.id).await
+    {
+        let mut port = port;
+        port.tags.retain(|t| t != names::POOL_PORT_TAG);
+        return Ok((port, false));
+    }
     if !names::is_attached(&port.device_id, &port.tags)
         && names::is_kuryr_port(&port.name, &port.device_id, &port.tags)
         && !d.teardown.is_pending(&port.id)
@@ -354,6 +421,9 @@ pub async fn release(d: &NeutronDriver, pool_id: &str, ip: IpAddr) -> Result<(),
         };
         if let Err(e) = result {
             errors.push(e);
+        }
+        if let Some(pools) = &d.pools {
+            pools.settle(&port.id);
         }
         d.cache().addresses.retain(|_, a| a.port.id != port.id);
     }

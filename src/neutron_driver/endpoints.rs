@@ -97,6 +97,10 @@ pub async fn create(d: &NeutronDriver, req: EndpointSpec) -> Result<EndpointRepl
             return Err(e);
         }
     };
+    if let Some(pools) = &d.pools {
+        // A pool port's tag is replaced by the endpoint's now (attach).
+        pools.settle(&port.id);
+    }
     let reply_mac = match req.mac {
         Some(_) => None,
         None => port.mac_address.parse().ok(),
@@ -158,7 +162,7 @@ async fn held_ports(
             query = query.fixed_ip_address(&ip.to_string());
         }
         let ports: Vec<Port> = d.client.list(&query).await?;
-        for port in ports {
+        for port in ports.into_iter().map(|p| d.normalized(p)) {
             if wanted.iter().any(|(s, ip)| holds(&port, &s.id, *ip)) {
                 refuse_foreign(&port, eid)?;
                 let existing = port.tags.iter().any(|t| t == names::PORT_EXISTING);
@@ -227,6 +231,9 @@ async fn merge(
             )));
         }
         d.client.delete(Kind::Ports, &port.id).await?;
+        if let Some(pools) = &d.pools {
+            pools.settle(&port.id);
+        }
         keep.fixed_ips.extend(port.fixed_ips.iter().cloned());
     }
     Ok((keep, existing[keep_at]))
@@ -253,6 +260,7 @@ async fn make_port(
 ) -> Result<Port, Error> {
     let mut tags = names::id_tags(eid);
     tags.push(names::PORT_OWNED.to_string());
+    let in_body = d.features().port_tags_on_create;
     let marker = Marker::new();
     let made = d
         .client
@@ -266,6 +274,7 @@ async fn make_port(
             device_id: Some(eid.to_string()),
             device_owner: Some(names::DEVICE_OWNER.to_string()),
             binding_host_id: Some(d.settings.host.clone()),
+            tags: in_body.then(|| tags.clone()),
             ..PortCreate::default()
         })
         .await;
@@ -277,6 +286,9 @@ async fn make_port(
             return Err(e.into());
         }
     };
+    if in_body {
+        return Ok(port);
+    }
     if let Err(e) = d.tag_new(Kind::Ports, &port.id, &tags).await {
         d.undo(&net.neutron_id, Step::Port(port.id.clone())).await;
         return Err(e);
@@ -364,7 +376,18 @@ async fn attach(
 ) -> Result<(Port, Vif), Error> {
     // Nested ports are never bound: the VM's port carries their traffic.
     let host = d.nested.is_none().then_some(d.settings.host.as_str());
-    let update = port_update(port, host, eid, wanted, mac);
+    let mut update = port_update(port, host, eid, wanted, mac);
+    if update.mac_address.is_some() && is_bound(port) {
+        // Neutron refuses a new MAC on a bound port (PortBound): a pool port, or one
+        // made without Docker's MAC, given a --mac-address. Unbind, then rebind below.
+        let unbind = PortUpdate {
+            binding_host_id: Some(String::new()),
+            ..PortUpdate::default()
+        };
+        d.client.update::<Port, _>(&port.id, &unbind).await?;
+        update.binding_host_id = host.map(str::to_string);
+        update.device_owner = host.map(|_| names::DEVICE_OWNER.to_string());
+    }
     let tags = endpoint_tags(port, eid);
     let rebinds = update.binding_host_id.is_some()
         || update.mac_address.is_some()
@@ -426,6 +449,15 @@ async fn attach(
             Err(Error::all(errors))
         }
     }
+}
+
+/// Whether Neutron has bound the port (then its MAC cannot change).
+fn is_bound(port: &Port) -> bool {
+    !port.binding_host_id.is_empty()
+        && !matches!(
+            port.binding_vif_type.as_str(),
+            "" | "unbound" | "binding_failed"
+        )
 }
 
 fn pluggable(vif_type: &str) -> bool {

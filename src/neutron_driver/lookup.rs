@@ -190,7 +190,17 @@ impl NeutronDriver {
         Ok(ports
             .into_iter()
             .filter(|p| holds(p, &subnet.id, ip))
+            .map(|p| self.normalized(p))
             .collect())
+    }
+
+    /// A port read from Neutron as the driver sees it: a handed-out pool port not yet
+    /// retagged is a container's (`PortPools::normalize`).
+    pub(super) fn normalized(&self, mut port: Port) -> Port {
+        if let Some(pools) = &self.pools {
+            pools.normalize(&mut port);
+        }
+        port
     }
 
     /// `query` limited to the project of kuryr's token (review I8): the lookups of

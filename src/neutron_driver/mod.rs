@@ -25,6 +25,7 @@ mod nested_tests;
 mod networks;
 mod options;
 mod pools;
+mod port_pool;
 mod settings;
 mod state;
 mod teardown;
@@ -61,10 +62,22 @@ pub struct NeutronDriver {
     binder: Arc<dyn Binder>,
     cache: Mutex<Cache>,
     locks: KeyedLocks,
-    probed: OnceCell<()>,
+    probed: OnceCell<Features>,
     teardown: Arc<Teardown>,
     /// Nested (VM) mode's hold on the VM port; `None` in the usual veth mode.
     nested: Option<nested::Nested>,
+    /// `[vif_pool]`'s ports made ahead of time; `None` when off. Used only once the
+    /// probe found Neutron keeping tags in port POST bodies (`port_pools()`).
+    pools: Option<Arc<port_pool::PortPools>>,
+}
+
+/// What this Neutron can do beyond what kuryr needs, learned by `probe`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Features {
+    /// `tag-ports-during-bulk-creation`: a port's POST body may carry its tags
+    /// (Neutron 29 drops them silently without it, and refuses tags in the POST of
+    /// anything else; its `tag-creation` is `POST .../tags`, not tags in bodies).
+    port_tags_on_create: bool,
 }
 
 impl NeutronDriver {
@@ -78,6 +91,16 @@ impl NeutronDriver {
         let journal = settings.state_dir.join(teardown::JOURNAL_FILE);
         let teardown = Teardown::start(client.clone(), &journal, &settings.host)?;
         let settings_nesting = settings.nesting.clone();
+        let pools = match settings.port_pools {
+            Some(sizes) => Some(port_pool::PortPools::open(
+                sizes,
+                &settings.host,
+                client.clone(),
+                teardown.clone(),
+                &settings.state_dir,
+            )?),
+            None => None,
+        };
         Ok(NeutronDriver {
             client,
             settings,
@@ -87,6 +110,7 @@ impl NeutronDriver {
             probed: OnceCell::new(),
             teardown,
             nested: settings_nesting.map(nested::Nested::new),
+            pools,
         })
     }
 
@@ -107,17 +131,44 @@ impl NeutronDriver {
                         )));
                     }
                 }
-                tracing::info!("neutron extensions checked");
-                Ok(())
+                let features = Features {
+                    port_tags_on_create: has("tag-ports-during-bulk-creation"),
+                };
+                if self.pools.is_some() && !features.port_tags_on_create {
+                    tracing::error!(
+                        "[vif_pool] is enabled, but Neutron lacks the tag-ports-during-bulk-creation \
+                         extension (ML2 extension_drivers = ...,tag_ports_during_bulk_creation): \
+                         port pools stay off, each address gets a new port"
+                    );
+                }
+                tracing::info!(?features, "neutron extensions checked");
+                Ok(features)
             })
             .await
-            .copied()
+            .map(|_| ())
+    }
+
+    /// What the probe found; nothing extra until it has run.
+    fn features(&self) -> Features {
+        self.probed.get().copied().unwrap_or_default()
+    }
+
+    /// The port pools, when configured and this Neutron can keep them.
+    fn port_pools(&self) -> Option<&Arc<port_pool::PortPools>> {
+        self.pools
+            .as_ref()
+            .filter(|_| self.features().port_tags_on_create)
     }
 
     /// Waits up to `timeout` for the deletes running in the background (see
     /// `teardown.rs`) and reports what is left.
     pub async fn drain(&self, timeout: Duration) -> Backlog {
         self.teardown.settle(timeout).await
+    }
+
+    /// Ready pool ports per Neutron subnet id; empty without port pools.
+    pub fn ready_pool_ports(&self) -> std::collections::HashMap<String, usize> {
+        self.pools.as_ref().map(|p| p.ready()).unwrap_or_default()
     }
 
     fn cache(&self) -> MutexGuard<'_, Cache> {
@@ -154,8 +205,11 @@ impl Driver for NeutronDriver {
     }
 
     fn requires_mac_address(&self) -> bool {
-        // Ports are made at RequestAddress, so the MAC must be known by then.
-        true
+        // Ports are made at RequestAddress, so the MAC must be known by then. Not with
+        // port pools: a pool port has Neutron's MAC, and Docker would otherwise send a
+        // random one for every container, to be written on a bound port (two updates).
+        // A user's --mac-address still reaches CreateEndpoint.
+        self.settings.port_pools.is_none()
     }
 
     fn default_address_spaces(&self) -> AddressSpaces {

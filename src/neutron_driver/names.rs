@@ -16,6 +16,13 @@ pub const PORT_EXISTING: &str = "kuryr.port.existing";
 pub const DEVICE_OWNER: &str = "compute:kuryr";
 /// Name of a port pre-created by RequestAddress.
 pub const UNBOUND_PORT: &str = "kuryr-unbound-port";
+/// On a port a port pool made ahead of time (new in the Rust plugin; `port_pool.rs`):
+/// no container's yet. kuryr-libnetwork deletes on release only ports tagged
+/// `compute:kuryr` or named `<device_id>-port`, so it leaves these alone.
+pub const POOL_PORT_TAG: &str = "kuryr.port.pool";
+/// Name of a pool port; it keeps it once handed out (then it is kuryr's, like
+/// `kuryr-unbound-port`).
+pub const POOL_PORT: &str = "kuryr-pool-port";
 pub const SUBNET_PREFIX: &str = "kuryr-subnet-";
 pub const SG_DESCRIPTION: &str = "Docker exposed ports created by Kuryr.";
 
@@ -65,16 +72,24 @@ pub fn security_group_name(port_id: &str) -> String {
     format!("{port_id}-exposed_ports")
 }
 
-/// Whether a port was made by kuryr (this one or kuryr-libnetwork) and so may be
-/// deleted on release: tagged `compute:kuryr`, named `kuryr-unbound-port` (an IPAM
-/// port whose tag call never happened, B10), or untagged and named `<device_id>-port`.
+/// Whether a port was made by kuryr (this one or kuryr-libnetwork) for a container and
+/// so may be deleted on release: tagged `compute:kuryr`, named `kuryr-unbound-port` (an
+/// IPAM port whose tag call never happened, B10) or `kuryr-pool-port` without the pool
+/// tag (handed out), or untagged and named `<device_id>-port`. A port still in a pool
+/// (perhaps another host's) is not one.
 pub fn is_kuryr_port(name: &str, device_id: &str, tags: &[String]) -> bool {
-    if tags.iter().any(|t| t == PORT_EXISTING) {
+    if tags.iter().any(|t| t == PORT_EXISTING) || is_pool_port(tags) {
         return false;
     }
     tags.iter().any(|t| t == PORT_OWNED)
         || name == UNBOUND_PORT
+        || name == POOL_PORT
         || (!device_id.is_empty() && name == endpoint_port_name(device_id))
+}
+
+/// Whether a port is in a port pool (tagged `kuryr.port.pool`).
+pub fn is_pool_port(tags: &[String]) -> bool {
+    tags.iter().any(|t| t == POOL_PORT_TAG)
 }
 
 /// Whether a port is attached to a Docker endpoint: it has a device, or the endpoint
@@ -84,10 +99,11 @@ pub fn is_attached(device_id: &str, tags: &[String]) -> bool {
 }
 
 /// Whether a port on a network being deleted is kuryr's own leftover on `host`: made
-/// by kuryr (`is_kuryr_port`) and bound to this host or to none. Another host's
-/// kuryr port is a live container there, and is never one.
+/// by kuryr for a container (`is_kuryr_port`) or for a pool, and bound to this host or
+/// to none. Another host's kuryr port is a live container or that host's pool, and is
+/// never one.
 pub fn is_leftover_port(port: &crate::neutron::Port, host: &str) -> bool {
-    is_kuryr_port(&port.name, &port.device_id, &port.tags)
+    (is_kuryr_port(&port.name, &port.device_id, &port.tags) || is_pool_port(&port.tags))
         && (port.binding_host_id.is_empty() || port.binding_host_id == host)
 }
 
@@ -145,5 +161,21 @@ mod tests {
         assert!(is_kuryr_port("e1-port", "e1", &[]));
         assert!(!is_kuryr_port("vm-port", "e1", &[]));
         assert!(!is_kuryr_port(UNBOUND_PORT, "", &existing));
+    }
+
+    #[test]
+    fn pool_ports_are_kuryrs_only_once_handed_out_and_leftovers_only_here() {
+        let pooled = vec![POOL_PORT_TAG.to_string()];
+        assert!(!is_kuryr_port(POOL_PORT, "", &pooled), "still in a pool");
+        assert!(is_kuryr_port(POOL_PORT, "", &[]), "handed out");
+        let mut port = crate::neutron::Port {
+            name: POOL_PORT.into(),
+            tags: pooled,
+            binding_host_id: "here".into(),
+            ..Default::default()
+        };
+        assert!(is_leftover_port(&port, "here"));
+        port.binding_host_id = "there".into();
+        assert!(!is_leftover_port(&port, "here"), "another host's pool");
     }
 }

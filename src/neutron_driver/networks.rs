@@ -150,6 +150,14 @@ pub async fn create(d: &NeutronDriver, req: NetworkSpec) -> Result<(), Error> {
             let mut all = existing_subnets;
             all.retain(|s| !made.iter().any(|m| m.id == s.id));
             all.extend(made.iter().cloned());
+            if let Some(pools) = d.port_pools() {
+                for s in all
+                    .iter()
+                    .filter(|s| families.iter().any(|f| f.cidr == s.cidr))
+                {
+                    pools.start(s);
+                }
+            }
             let mut cache = d.cache();
             for family in &families {
                 if let Some(pool) = cache.pools.get_mut(&family.pool_id) {
@@ -434,14 +442,27 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
         return Ok(());
     };
     let mut errors: Vec<Error> = Vec::new();
+    // The port pools' ready ports go first, in the network's lane (`port_pool.rs`).
+    let mut steps: Vec<Step> = match &d.pools {
+        Some(pools) => {
+            let subnets: Vec<String> = net.subnets.iter().map(|s| s.id.clone()).collect();
+            pools
+                .close(&subnets)
+                .await
+                .into_iter()
+                .map(Step::Port)
+                .collect()
+        }
+        None => Vec::new(),
+    };
     if net.existing {
         // In the network's lane: behind the deletes of the ports still on them.
-        let steps = net
-            .subnets
-            .iter()
-            .filter(|s| s.kuryr_owned)
-            .map(|s| Step::Subnet(s.id.clone()))
-            .collect();
+        steps.extend(
+            net.subnets
+                .iter()
+                .filter(|s| s.kuryr_owned)
+                .map(|s| Step::Subnet(s.id.clone())),
+        );
         if let Err(e) = d.teardown.submit(Job::new(&net.neutron_id, steps)).await {
             errors.push(e);
         }
@@ -459,7 +480,7 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
     } else {
         // Through the teardown runner (teardown.rs): journaled, ordered in the lane
         // behind the port deletes, retried if they fail.
-        let mut steps = vec![Step::Network(net.neutron_id.clone())];
+        steps.push(Step::Network(net.neutron_id.clone()));
         match released_pools(d, &net).await {
             Ok(pools) => steps.extend(pools),
             Err(e) => errors.push(e),

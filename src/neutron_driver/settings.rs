@@ -31,6 +31,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// Nested (VM) mode, from the port and binding drivers; `None` is veth.
     pub nesting: Option<crate::config::Nesting>,
+    /// `[vif_pool]`: ports made ahead of time; `None` is off.
+    pub port_pools: Option<crate::config::PortPools>,
 }
 
 impl Settings {
@@ -74,6 +76,7 @@ impl Settings {
             binding,
             state_dir: config.state_dir.clone(),
             nesting: config.nesting.clone(),
+            port_pools: config.port_pools,
         }
     }
 

@@ -98,10 +98,20 @@ impl Rig {
     /// Its journal is a new one: the first driver still holds its own (and has
     /// settled, so nothing is lost).
     pub fn restarted(&self) -> NeutronDriver {
+        self.restarted_keeping(&[])
+    }
+
+    /// [`Rig::restarted`], with copies of the named state files of the first driver
+    /// (what a restart finds in its `state_dir`).
+    pub fn restarted_keeping(&self, files: &[&str]) -> NeutronDriver {
         let dir = self
             .state
             .path()
             .join(format!("restart-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).expect("state dir");
+        for file in files {
+            std::fs::copy(self.state.path().join(file), dir.join(file)).expect("state file");
+        }
         let loaded =
             from_ini_str(&config_text(&self.extra, &dir), "test", &ProcessEnv).expect("config");
         NeutronDriver::new(
