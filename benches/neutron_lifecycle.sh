@@ -39,7 +39,7 @@
 #   BENCH_ONLY [both] | py | ours    run one implementation (no ratios, no enforcement)
 #   KURYR_BIN [target/release/kuryr] BENCH_OURS_URI [http://127.0.0.1:23751]
 #                                    (or unix:///path/to.sock)
-#   BENCH_PY_PORT [23750]    BENCH_MAX_REQUESTS [12]   BENCH_MAX_CLEAN_RATIO [0.4]
+#   BENCH_PY_PORT [23750]    BENCH_MAX_REQUESTS [11]   BENCH_MAX_CLEAN_RATIO [0.4]
 #   BENCH_PY_SUBNET [10.20.0.0/24]   BENCH_OURS_SUBNET [10.21.0.0/24]
 #   NEUTRON_URL [http://127.0.0.1:9696]   NEUTRON_LOG [/var/log/neutron/neutron-api.log]
 #   BENCH_KEEP_LOGS=1
@@ -55,7 +55,7 @@ KURYR_BIN="${KURYR_BIN:-target/release/kuryr}"
 [[ "$KURYR_BIN" = /* ]] || KURYR_BIN="$ROOT/$KURYR_BIN"
 OURS_URI="${BENCH_OURS_URI:-http://127.0.0.1:23751}"
 PY_PORT="${BENCH_PY_PORT:-23750}"
-MAX_REQ="${BENCH_MAX_REQUESTS:-12}"
+MAX_REQ="${BENCH_MAX_REQUESTS:-11}"
 MAX_CLEAN_RATIO="${BENCH_MAX_CLEAN_RATIO:-0.4}"
 NEUTRON_URL="${NEUTRON_URL:-http://127.0.0.1:9696}"
 NEUTRON_LOG="${NEUTRON_LOG:-/var/log/neutron/neutron-api.log}"
