@@ -47,7 +47,9 @@
 #           (real dockerd + our plugin with backend = neutron, interop with
 #           kuryr-libnetwork 18.0.0 whose venv kuryr-py-up.sh builds, about 45 s),
 #           tests/e2e/docker-nested.sh (nested macvlan mode: containers on a "VM
-#           NIC" veth with a Neutron port's MAC, about 20 s), the swarm suites on
+#           NIC" veth with a Neutron port's MAC, about 20 s),
+#           tests/e2e/docker-pools.sh (port pools with a real dockerd, about 20 s),
+#           the swarm suites on
 #           Neutron, tests/e2e/bootstrap.sh (with
 #           E2E_REQUIRE_KEYSTONE=1 unless Keystone is skipped: its section a runs
 #           the bootstrap's kuryr.conf and a managed plugin's OS_* settings
@@ -201,6 +203,7 @@ stop_keystone() {
 neutron_stage() {
   bash tests/e2e/docker-neutron.sh
   bash tests/e2e/docker-nested.sh
+  bash tests/e2e/docker-pools.sh
   SWARM_BACKEND=neutron bash tests/e2e/docker-swarm.sh
   bash tests/e2e/swarm-3node.sh
   # Section a needs the Keystone rig: a missing rig fails it unless skipped.
@@ -209,7 +212,7 @@ neutron_stage() {
   else
     E2E_REQUIRE_KEYSTONE=1 bash tests/e2e/bootstrap.sh
   fi
-  # Enforced: at most 12 Neutron requests per lifecycle (deterministic, and
+  # Enforced: at most 11 Neutron requests per lifecycle (deterministic, and
   # counted until our background deletes are done), and a time until Neutron is
   # clean (what everyone but dockerd sees) of at most 0.4 times kuryr-libnetwork's
   # (the median of the ratios of runs made back to back). Issue 8 fixed this bar;
