@@ -10,6 +10,7 @@ use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Backlog, Connectivity, Discovery, DriverOptions,
     EndpointRef, EndpointReply, EndpointSpec, GwAllocCheck, GwSkip, JoinReply, JoinSpec,
     NetworkAllocation, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
+    Status,
 };
 use async_trait::async_trait;
 use ipnet::IpNet;
@@ -50,6 +51,9 @@ pub trait Driver: Send + Sync + 'static {
     async fn settle(&self, _timeout: Duration) -> Result<Backlog, Error> {
         Ok(Backlog::default())
     }
+
+    /// `/Kuryr.Status`: what this backend holds now.
+    async fn status(&self) -> Result<Status, Error>;
 
     /// Swarm node discovery; only global-connectivity drivers get it. Nothing to do for
     /// backends that do not build overlays.

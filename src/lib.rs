@@ -22,6 +22,7 @@
 pub mod api;
 pub mod binding;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod driver;
 pub mod embedded;
@@ -33,6 +34,7 @@ pub mod neutron;
 pub mod neutron_driver;
 pub mod process;
 pub mod server;
+pub mod status;
 pub mod store;
 
 pub use error::Error;

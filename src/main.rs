@@ -37,6 +37,15 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_file: Option<PathBuf>,
     },
+    /// What the plugin holds: networks, pools and their usage, endpoints, pending
+    /// deletes. Asks the running plugin; when none answers, reads its state dir.
+    Status {
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+        /// Print JSON (the `/Kuryr.Status` answer) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and print its warnings.
     CheckConfig {
         #[arg(long = "config-file", value_name = "PATH")]
@@ -59,6 +68,7 @@ fn main() -> ExitCode {
             log_format,
         } => serve(config_file, log_level, log_format),
         Command::State { config_file } => state(config_file),
+        Command::Status { config_file, json } => status(config_file, json),
         Command::CheckConfig { config_file } => check_config(config_file),
     }
 }
@@ -147,6 +157,46 @@ fn state(config_file: Option<PathBuf>) -> ExitCode {
         Err(error) => {
             eprintln!("kuryr: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(config_file: Option<PathBuf>, json: bool) -> ExitCode {
+    let Some(loaded) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    let Some(runtime) = small_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(kuryr::status::status(&loaded.config)) {
+        Ok(answer) => {
+            let text = if json {
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            } else {
+                kuryr::status::render(&answer)
+            };
+            if writeln!(std::io::stdout().lock(), "{}", text.trim_end()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kuryr: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A runtime for the commands that make a few requests and exit.
+fn small_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("kuryr: cannot start the async runtime: {error}");
+            None
         }
     }
 }

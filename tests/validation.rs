@@ -54,6 +54,9 @@ impl Driver for Counting {
     async fn release_pool(&self, _: PoolId) -> Result<(), Error> {
         self.hit()
     }
+    async fn status(&self) -> Result<kuryr::model::Status, Error> {
+        self.hit()
+    }
     async fn request_address(&self, _: AddressRequest) -> Result<IpNet, Error> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok("10.0.0.2/24".parse().unwrap())

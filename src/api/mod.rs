@@ -16,6 +16,7 @@ pub mod encode;
 pub mod ipam;
 pub mod network;
 pub mod settle;
+pub mod status;
 mod text;
 
 use serde::Serialize;

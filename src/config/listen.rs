@@ -34,6 +34,16 @@ impl Listen {
     }
 }
 
+/// As `kuryr_uri` would write it: `unix:///PATH` or `http://HOST:PORT`.
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Unix(path) => write!(f, "unix://{}", path.display()),
+            Listen::Tcp(address) => write!(f, "http://{address}"),
+        }
+    }
+}
+
 /// 127.0.0.0/8, `::1`, and IPv4-mapped loopback (`::ffff:127.0.0.1`), which a
 /// dual-stack socket treats as 127.0.0.1.
 fn is_loopback(ip: IpAddr) -> bool {

@@ -15,6 +15,7 @@ mod pools;
 mod ports;
 mod reconcile;
 mod state;
+mod status;
 
 use crate::Error;
 use crate::driver::Driver;
@@ -23,7 +24,7 @@ use crate::ipam::DefaultPool;
 use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Connectivity, DriverOptions, EndpointRef,
     EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId, NetworkSpec,
-    OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
+    OperInfo, PoolGrant, PoolId, PoolRequest, Scope, Status,
 };
 use crate::store::{Op, Snapshot, Store};
 use async_trait::async_trait;
@@ -119,8 +120,14 @@ impl Embedded {
     }
 }
 
+pub use status::from_snapshot as status_from_snapshot;
+
 #[async_trait]
 impl Driver for Embedded {
+    async fn status(&self) -> Result<Status, Error> {
+        Ok(status::of(&self.lock()))
+    }
+
     fn scope(&self) -> Scope {
         self.settings.scope
     }

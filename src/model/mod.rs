@@ -19,6 +19,7 @@ mod mac;
 mod network;
 mod options;
 mod ports;
+mod status;
 
 pub use endpoint::{
     Connectivity, EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, OperInfo,
@@ -33,6 +34,7 @@ pub use mac::{MacAddress, MacParseError};
 pub use network::{Discovery, GwAllocCheck, GwSkip, NetworkAllocation, NetworkSpec, Subnet};
 pub use options::{DriverOptions, bridge_keys};
 pub use ports::{ExposedPort, PortBinding, Protocol};
+pub use status::{EndpointStatus, NetworkStatus, PoolStatus, Status};
 
 /// `Scope` and `ConnectivityScope` of the network driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,6 +28,7 @@ mod pools;
 mod port_pool;
 mod settings;
 mod state;
+mod status;
 mod teardown;
 mod undo;
 
@@ -43,7 +44,7 @@ use crate::driver::Driver;
 use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Backlog as Left, Connectivity, DriverOptions,
     EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId,
-    NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
+    NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope, Status,
 };
 use crate::neutron::{Client, NeutronError};
 use crate::store::StoreError;
@@ -303,6 +304,10 @@ impl Driver for NeutronDriver {
     async fn leave(&self, _ep: EndpointRef) -> Result<(), Error> {
         // The interface leaves with the sandbox; the port stays until DeleteEndpoint.
         Ok(())
+    }
+
+    async fn status(&self) -> Result<Status, Error> {
+        Ok(self.status_now().await)
     }
 
     async fn settle(&self, timeout: Duration) -> Result<Left, Error> {

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 /// Build the plugin's router over `driver`.
 pub fn router(driver: SharedDriver) -> Router {
+    STARTED.get_or_init(std::time::Instant::now);
     Router::new()
         .route("/Plugin.Activate", post(activate))
         .route("/NetworkDriver.GetCapabilities", post(network_capabilities))
@@ -135,6 +136,7 @@ pub fn router(driver: SharedDriver) -> Router {
                 })
             }),
         )
+        .route("/Kuryr.Status", post(status))
         .fallback(unknown_method)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit()))
@@ -192,6 +194,20 @@ async fn default_spaces(
 ) -> PluginJson<wire_ipam::DefaultAddressSpacesResponse> {
     PluginJson(driver.default_address_spaces().into())
 }
+
+/// `/Kuryr.Status` (kuryr's own): no request body to speak of, so no `call`.
+async fn status(
+    State(driver): State<SharedDriver>,
+) -> Result<PluginJson<crate::api::status::StatusResponse>, Error> {
+    let status = driver.status().await?;
+    let uptime = STARTED.get().map(|t| t.elapsed().as_secs());
+    Ok(PluginJson(crate::api::status::StatusResponse::new(
+        status, "plugin", uptime,
+    )))
+}
+
+/// When the first router was built: the plugin's start, for `/Kuryr.Status`.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 async fn unknown_method(uri: Uri) -> Response {
     let error = Error::Unsupported(format!("unknown plugin method {}", uri.path()));
