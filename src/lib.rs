@@ -24,6 +24,7 @@ pub mod binding;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod doctor;
 pub mod driver;
 pub mod embedded;
 pub mod error;

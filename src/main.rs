@@ -46,6 +46,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Why `docker network create -d kuryr` might fail here: config, Docker discovery,
+    /// kernel features, Neutron and OVS, each ok, warn or fail with a fix. Exits 1 on
+    /// any fail.
+    Doctor {
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+        /// Print JSON (a list of {check, level, detail, fix}) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and print its warnings.
     CheckConfig {
         #[arg(long = "config-file", value_name = "PATH")]
@@ -69,6 +79,7 @@ fn main() -> ExitCode {
         } => serve(config_file, log_level, log_format),
         Command::State { config_file } => state(config_file),
         Command::Status { config_file, json } => status(config_file, json),
+        Command::Doctor { config_file, json } => doctor(config_file, json),
         Command::CheckConfig { config_file } => check_config(config_file),
     }
 }
@@ -184,6 +195,28 @@ fn status(config_file: Option<PathBuf>, json: bool) -> ExitCode {
             eprintln!("kuryr: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn doctor(config_file: Option<PathBuf>, json: bool) -> ExitCode {
+    let loaded = config::load(config_file.as_deref(), &ProcessEnv).map_err(|e| e.to_string());
+    let Some(runtime) = small_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let discovery = kuryr::doctor::Discovery::default();
+    let findings = runtime.block_on(kuryr::doctor::run(loaded, &ProcessEnv, &discovery));
+    let text = if json {
+        serde_json::to_string_pretty(&findings).unwrap_or_default()
+    } else {
+        kuryr::doctor::render(&findings)
+    };
+    if writeln!(std::io::stdout().lock(), "{}", text.trim_end()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    if kuryr::doctor::failed(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

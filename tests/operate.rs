@@ -89,3 +89,98 @@ async fn status_reports_pool_usage_from_the_plugin_then_from_its_state_dir() {
         .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("NOT RUNNING"));
 }
+
+// `kuryr doctor`, through the library with dockerd's discovery directories in a temp
+// dir, so the test sees only its own plugin.
+
+fn discovery(dir: &std::path::Path) -> kuryr::doctor::Discovery {
+    kuryr::doctor::Discovery {
+        socket_dir: dir.to_path_buf(),
+        spec_dirs: vec![dir.join("etc"), dir.join("usr")],
+    }
+}
+
+async fn doctor(config: &std::path::Path, dir: &std::path::Path) -> Vec<kuryr::doctor::Finding> {
+    let loaded =
+        kuryr::config::load(Some(config), &kuryr::config::ProcessEnv).map_err(|e| e.to_string());
+    kuryr::doctor::run(loaded, &kuryr::config::ProcessEnv, &discovery(dir)).await
+}
+
+fn fails(findings: &[kuryr::doctor::Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.level == kuryr::doctor::Level::Fail)
+        .map(|f| format!("{}: {}", f.check, f.detail))
+        .collect()
+}
+
+#[tokio::test]
+async fn doctor_passes_a_healthy_plugin_and_names_a_second_plugin_of_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let _plugin = client::start_plugin(BIN, dir.path());
+    let config = dir.path().join("kuryr.conf");
+    let healthy = doctor(&config, dir.path()).await;
+    assert!(fails(&healthy).is_empty(), "{:?}", fails(&healthy));
+    let plugin = healthy.iter().find(|f| f.check == "plugin").unwrap();
+    assert!(
+        plugin.detail.contains("socket mode 600"),
+        "{}",
+        plugin.detail
+    );
+
+    // A kuryr-libnetwork spec file left for the same name: dockerd may take either.
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let spec = dir.path().join("etc/kuryr.spec");
+    std::fs::write(&spec, "http://127.0.0.1:23750\n").unwrap();
+    let conflict = fails(&doctor(&config, dir.path()).await);
+    assert_eq!(conflict.len(), 1, "{conflict:?}");
+    assert!(
+        conflict[0].starts_with("name conflicts")
+            && conflict[0].contains(&spec.display().to_string()),
+        "{conflict:?}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_a_socket_directory_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let sockets = dir.path().join("plugins");
+    std::fs::create_dir(&sockets).unwrap();
+    // Root ignores mode bits, not a read-only mount; others are stopped by the mode.
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs"])
+            .arg(&sockets)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a read-only tmpfs");
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nbackend = embedded\nkuryr_uri = unix://{}/kuryr.sock\nstate_dir = {}\nlock_file = {}\n",
+            sockets.display(),
+            dir.path().join("state").display(),
+            dir.path().join("lock").display()
+        ),
+    )
+    .unwrap();
+    let findings = doctor(&config, &sockets).await;
+    if root {
+        let _ = Command::new("umount").arg(&sockets).status();
+    }
+    let fails = fails(&findings);
+    assert!(
+        fails.iter().any(|f| f.starts_with("socket directory")
+            && f.contains(&sockets.display().to_string())
+            && f.contains("not writable")),
+        "{fails:?}"
+    );
+    let text = kuryr::doctor::render(&findings);
+    assert!(text.contains("fix: "), "{text}");
+}

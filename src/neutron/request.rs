@@ -12,6 +12,8 @@ pub enum Kind {
     Ports,
     SecurityGroups,
     SecurityGroupRules,
+    /// Read only: which hosts Neutron's agents report (`kuryr doctor`).
+    Agents,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Ports => "ports",
             Kind::SecurityGroups => "security-groups",
             Kind::SecurityGroupRules => "security-group-rules",
+            Kind::Agents => "agents",
         }
     }
 
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Ports => "port",
             Kind::SecurityGroups => "security_group",
             Kind::SecurityGroupRules => "security_group_rule",
+            Kind::Agents => "agent",
         }
     }
 }

@@ -213,6 +213,22 @@ pub struct SecurityGroup {
     pub tags: Vec<String>,
 }
 
+/// A Neutron agent (`GET /v2.0/agents`): which hosts Neutron knows.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Agent {
+    pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub host: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub agent_type: String,
+    #[serde(default)]
+    pub alive: bool,
+}
+
+impl Resource for Agent {
+    const KIND: Kind = Kind::Agents;
+}
+
 impl Resource for Network {
     const KIND: Kind = Kind::Networks;
 }
