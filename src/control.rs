@@ -1,6 +1,6 @@
-//! The `kuryr` commands that ask the running plugin (`status`): one POST to its own
-//! listener, the unix socket or loopback TCP from `kuryr_uri`, with the `Host` header
-//! the plugin's guard expects there.
+//! The `kuryr` commands that ask the running plugin (`status`, `doctor`): one POST to
+//! its own listener, the unix socket or loopback TCP from `kuryr_uri`, with the `Host`
+//! header the plugin's guard expects there; and `kuryr gc`'s GETs to dockerd's API.
 
 use std::time::Duration;
 
@@ -31,6 +31,18 @@ pub async fn call(
     body: &str,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), ControlError> {
+    request(listen, hyper::Method::POST, method, body, timeout).await
+}
+
+/// One request of `method` to `path` on `listen` (also dockerd's API socket, for
+/// `kuryr gc`); the status code and body.
+pub async fn request(
+    listen: &Listen,
+    verb: hyper::Method,
+    method: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), ControlError> {
     let place = listen.to_string();
     let asked = async {
         match listen {
@@ -38,13 +50,13 @@ pub async fn call(
                 let stream = tokio::net::UnixStream::connect(path)
                     .await
                     .map_err(|e| ControlError::Unreachable(place.clone(), e))?;
-                post(stream, "plugin.moby.localhost", method, body, &place).await
+                send(stream, "plugin.moby.localhost", &verb, method, body, &place).await
             }
             Listen::Tcp(addr) => {
                 let stream = tokio::net::TcpStream::connect(addr)
                     .await
                     .map_err(|e| ControlError::Unreachable(place.clone(), e))?;
-                post(stream, &addr.to_string(), method, body, &place).await
+                send(stream, &addr.to_string(), &verb, method, body, &place).await
             }
         }
     };
@@ -53,9 +65,10 @@ pub async fn call(
         .map_err(|_| ControlError::Timeout(place.clone(), timeout))?
 }
 
-async fn post<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+async fn send<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     stream: S,
     host: &str,
+    verb: &hyper::Method,
     method: &str,
     body: &str,
     place: &str,
@@ -65,7 +78,9 @@ async fn post<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         .await
         .map_err(http)?;
     tokio::spawn(connection);
-    let request = Request::post(method)
+    let request = Request::builder()
+        .method(verb.clone())
+        .uri(method)
         .header(hyper::header::HOST, host)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body.to_string())))

@@ -22,6 +22,9 @@ pub struct Network {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub description: String,
+    /// When Neutron made it (RFC 3339); `kuryr gc` skips what is too young to judge.
+    #[serde(default, deserialize_with = "nullable")]
+    pub created_at: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
@@ -72,6 +75,9 @@ pub struct SubnetPool {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub description: String,
+    /// When Neutron made it (RFC 3339); `kuryr gc` skips what is too young to judge.
+    #[serde(default, deserialize_with = "nullable")]
+    pub created_at: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
@@ -120,6 +126,9 @@ pub struct Port {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub description: String,
+    /// When Neutron made it (RFC 3339); `kuryr gc` skips what is too young to judge.
+    #[serde(default, deserialize_with = "nullable")]
+    pub created_at: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
@@ -207,6 +216,9 @@ pub struct SecurityGroup {
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub description: String,
+    /// When Neutron made it (RFC 3339); `kuryr gc` skips what is too young to judge.
+    #[serde(default, deserialize_with = "nullable")]
+    pub created_at: String,
     #[serde(default, deserialize_with = "nullable")]
     pub security_group_rules: Vec<SecurityGroupRule>,
     #[serde(default, deserialize_with = "nullable")]

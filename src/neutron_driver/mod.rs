@@ -16,6 +16,7 @@ mod activation;
 mod addresses;
 mod endpoints;
 mod exposure;
+mod leftovers;
 mod locks;
 mod lookup;
 mod names;
@@ -50,8 +51,10 @@ use crate::neutron::{Client, NeutronError};
 use crate::store::StoreError;
 use ipnet::IpNet;
 
+pub use leftovers::{InUse, Leftover, Scan};
 pub use settings::Settings;
 pub use teardown::Backlog;
+pub use undo::{PREFIX as MARKER_PREFIX, marker_host};
 
 use locks::KeyedLocks;
 use state::Cache;
@@ -89,6 +92,7 @@ impl NeutronDriver {
         settings: Settings,
         binder: Arc<dyn Binder>,
     ) -> Result<NeutronDriver, StoreError> {
+        undo::set_host(&settings.host);
         let journal = settings.state_dir.join(teardown::JOURNAL_FILE);
         let teardown = Teardown::start(client.clone(), &journal, &settings.host)?;
         let settings_nesting = settings.nesting.clone();

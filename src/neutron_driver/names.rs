@@ -42,6 +42,13 @@ pub fn net_existing_tag(docker_id: &str) -> String {
     format!("{NET_EXISTING}{}", split(docker_id, 12).0)
 }
 
+/// The Docker id the LH/UH tags among `tags` name (a network's or an endpoint's).
+pub fn docker_id_of(tags: &[String]) -> Option<String> {
+    let lo = tags.iter().find_map(|t| t.strip_prefix(LH))?;
+    let hi = tags.iter().find_map(|t| t.strip_prefix(UH)).unwrap_or("");
+    Some(format!("{lo}{hi}"))
+}
+
 /// Whether `tag` is one kuryr puts on a network for a Docker network.
 pub fn is_network_tag(tag: &str) -> bool {
     tag.starts_with(LH) || tag.starts_with(UH) || tag.starts_with(NET_EXISTING)
@@ -137,6 +144,15 @@ mod tests {
             id_tags("abcdefghijklmnopqrstuvwxy"),
             vec!["kuryr.net.uuid.lh:abcdefghijklmnopqrstuvwxy".to_string()]
         );
+    }
+
+    #[test]
+    fn docker_ids_come_back_from_their_tags() {
+        let id = format!("{}{}", "a".repeat(32), "b".repeat(32));
+        assert_eq!(docker_id_of(&id_tags(&id)), Some(id));
+        let swarm = "abcdefghijklmnopqrstuvwxy";
+        assert_eq!(docker_id_of(&id_tags(swarm)), Some(swarm.to_string()));
+        assert_eq!(docker_id_of(&[PORT_OWNED.to_string()]), None);
     }
 
     #[test]

@@ -33,6 +33,22 @@ pub const PREFIX: &str = "kuryr-request-";
 /// answering anyway (the rollback stays journaled and retried).
 const UNDO_WAIT: Duration = Duration::from_secs(10);
 
+/// The binding host markers name (`<token>@<host>`), so `kuryr gc` on one host never
+/// takes another host's objects for its own leftovers. Set once by the driver.
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_host(host: &str) {
+    let _ = HOST.set(host.to_string());
+}
+
+/// The host a kuryr marker names, if `description` is one that names a host.
+pub fn marker_host(description: &str) -> Option<&str> {
+    description
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(_, host)| host)
+}
+
 /// A per-request token, unique across hosts and restarts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker(String);
@@ -47,7 +63,10 @@ impl Marker {
         // std's hasher keys are random per process: two hosts starting in the same
         // nanosecond with the same pid still draw different tokens.
         let random = RandomState::new().hash_one((nanos, std::process::id(), count));
-        Marker(format!("{PREFIX}{random:016x}{count:08x}"))
+        match HOST.get() {
+            Some(host) => Marker(format!("{PREFIX}{random:016x}{count:08x}@{host}")),
+            None => Marker(format!("{PREFIX}{random:016x}{count:08x}")),
+        }
     }
 
     /// The value for a create body's `description`.
