@@ -97,11 +97,11 @@ STARTED_NEUTRON=0
 STARTED_DOCKERD=0
 DOCKERD_VERSION="?"
 
-# The [vif_pool] section of the pool network, and the Neutron tag its pool
-# ports carry. The tag is not known until port pools land: then set it from src/
-# and the bench waits for the pool to fill after the network's create.
+# The [vif_pool] section's ports_pool_min, and the Neutron tag of a port in a
+# pool (src/neutron_driver/names.rs POOL_PORT_TAG). An empty tag skips the wait
+# for the pool to fill; a wrong one costs 30 s and a warning.
 POOL_MIN=5
-POOL_TAG=""
+POOL_TAG="kuryr.port.pool"
 
 # The four networks, in this order; kuryr drivers are plugins of that name.
 NETS=(bridge embedded neutron pools)
