@@ -56,7 +56,8 @@
 #           against the keystone-auth Neutron), then BENCH_ENFORCE=1
 #           benches/neutron_lifecycle.sh (ours vs kuryr-libnetwork), then
 #           benches/docker_run.sh report-only (docker run on Docker's bridge vs
-#           kuryr embedded, Neutron and Neutron with port pools; about 40 s);
+#           kuryr embedded, Neutron and Neutron with port pools; 35 to 100 s
+#           with the machine's load);
 #           about 6 to 9 min in all. Neutron is stopped afterwards only if this
 #           run started it.
 set -euo pipefail
