@@ -16,11 +16,11 @@ use crate::config::Listen;
 /// something other than HTTP.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("no plugin answers on {0}: {1}")]
+    #[error("nothing answers on {0}: {1}")]
     Unreachable(String, std::io::Error),
-    #[error("the plugin on {0} did not answer within {1:?}")]
+    #[error("{0} did not answer within {1:?}")]
     Timeout(String, Duration),
-    #[error("talking to the plugin on {0}: {1}")]
+    #[error("talking to {0}: {1}")]
     Http(String, hyper::Error),
 }
 

@@ -28,6 +28,7 @@ pub mod doctor;
 pub mod driver;
 pub mod embedded;
 pub mod error;
+pub mod gc;
 pub mod hostnet;
 pub mod ipam;
 pub mod model;

@@ -56,6 +56,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What kuryr left in Neutron that nothing here owns any more (no Docker network or
+    /// endpoint on this host's dockerd): a dry run, or deleted with --apply.
+    Gc {
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_file: Option<PathBuf>,
+        /// Delete what is listed.
+        #[arg(long)]
+        apply: bool,
+        /// Leave alone what Neutron made less than this many seconds ago.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        min_age: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and print its warnings.
     CheckConfig {
         #[arg(long = "config-file", value_name = "PATH")]
@@ -80,6 +94,12 @@ fn main() -> ExitCode {
         Command::State { config_file } => state(config_file),
         Command::Status { config_file, json } => status(config_file, json),
         Command::Doctor { config_file, json } => doctor(config_file, json),
+        Command::Gc {
+            config_file,
+            apply,
+            min_age,
+            json,
+        } => gc(config_file, apply, min_age, json),
         Command::CheckConfig { config_file } => check_config(config_file),
     }
 }
@@ -217,6 +237,37 @@ fn doctor(config_file: Option<PathBuf>, json: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn gc(config_file: Option<PathBuf>, apply: bool, min_age: u64, json: bool) -> ExitCode {
+    let Some(loaded) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    let Some(runtime) = small_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let min_age = std::time::Duration::from_secs(min_age);
+    match runtime.block_on(kuryr::gc::run(&loaded.config, &ProcessEnv, apply, min_age)) {
+        Ok(report) => {
+            let text = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            } else {
+                kuryr::gc::render(&report)
+            };
+            if writeln!(std::io::stdout().lock(), "{}", text.trim_end()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("kuryr: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
