@@ -188,6 +188,9 @@ impl Observer for NeutronRequests {
     }
 }
 
+/// A per-pool gauge: name, help, and the value of one pool.
+type PoolSeries = (&'static str, &'static str, fn(&PoolUsage) -> u128);
+
 /// What the backend holds, read at each scrape: pool sizes and use, and the deletes
 /// it still owes. (Help texts end with a period, as the registry adds one to those of
 /// registered metrics.)
@@ -213,7 +216,7 @@ impl Collector for BackendGauges {
                     ]
                 })
                 .collect();
-            let series: [(&str, &str, fn(&PoolUsage) -> u128); 2] = [
+            let series: [PoolSeries; 2] = [
                 (
                     "pool_size_addresses",
                     "Addresses a pool can hand out (network and broadcast addresses excluded).",
