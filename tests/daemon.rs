@@ -1,5 +1,6 @@
 //! The binary's start-up contract: listeners and spec files, refusals with clear
-//! messages, and configuration errors reported all at once.
+//! messages, and configuration errors reported all at once; and the completions and
+//! man pages it prints.
 
 #[path = "support/client.rs"]
 mod client;
@@ -483,4 +484,58 @@ fn check_config_refuses_what_serve_would_refuse() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("username"), "{stderr}");
+}
+
+/// `kuryr ARGS`'s stdout; the command must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(out.status.success(), "kuryr {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_and_man_pages_name_every_subcommand() {
+    // The subcommands as `--help` lists them, so a new one is checked without editing
+    // this test.
+    let help = stdout_of(&["--help"]);
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    for known in ["serve", "state", "check-config", "completions", "man"] {
+        assert!(subcommands.contains(&known), "{known} in {help}");
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = stdout_of(&["completions", shell]);
+        for subcommand in &subcommands {
+            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        }
+        assert!(script.contains("config-file"), "{shell}: {script}");
+    }
+    let page = stdout_of(&["man"]);
+    assert!(page.contains(".TH kuryr 1"), "{page}");
+    for subcommand in &subcommands {
+        let roff = subcommand.replace('-', "\\-");
+        assert!(
+            page.contains(&format!("kuryr\\-{roff}(1)")),
+            "{subcommand}: {page}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let written = stdout_of(&["man", "--out-dir", pages.to_str().unwrap()]);
+    assert!(written.is_empty(), "{written}");
+    for subcommand in &subcommands {
+        let page = std::fs::read_to_string(pages.join(format!("kuryr-{subcommand}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH kuryr-{subcommand} 1")),
+            "{page}"
+        );
+    }
+    let serve = std::fs::read_to_string(pages.join("kuryr-serve.1")).unwrap();
+    assert!(serve.contains("\\-\\-config\\-file"), "{serve}");
 }
