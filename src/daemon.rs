@@ -1,6 +1,7 @@
 //! Wires a validated `Config` into a running plugin: takes the host-wide lock, binds
-//! the listener dockerd will find, opens the backend, serves until shutdown (or until
-//! the state database fails), and cleans up what it published. It knows the backends
+//! the listener dockerd will find (and `metrics_listen`'s, if set), opens the backend
+//! with its metrics, serves until shutdown (or until the state database fails), and
+//! cleans up what it published. It knows the backends
 //! and the listener, not argv or signals (those are `main`'s).
 //!
 //! The order matters: the lock and the listener come before the backend, because
@@ -12,6 +13,7 @@ use crate::config::{BackendKind, Config, Listen};
 use crate::driver::Driver;
 use crate::embedded::{Embedded, Settings};
 use crate::hostnet::{HostNet, Netlink};
+use crate::metrics::{Metrics, NeutronRequests};
 use crate::neutron;
 use crate::neutron_driver::{self, NeutronDriver};
 use crate::server::{self, Listener};
@@ -78,21 +80,46 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let _lock = lock_host(&config.lock_file)?;
     let (listener, published) = bind(&config).await?;
-    let (driver, store) = match open_backend(&config).await {
+    let neutron_requests = NeutronRequests::default();
+    let opened = async {
+        let metrics_listener = bind_metrics(config.metrics_listen).await?;
+        let (driver, store) = open_backend(&config, Arc::new(neutron_requests.clone())).await?;
+        Ok::<_, DaemonError>((driver, store, metrics_listener))
+    }
+    .await;
+    let (driver, store, metrics_listener) = match opened {
         Ok(opened) => opened,
         Err(error) => {
             remove_published(&published);
             return Err(error);
         }
     };
-    tracing::info!(listen = %describe(&config.listen), "serving");
+    let neutron_requests = (config.backend == BackendKind::Neutron).then_some(neutron_requests);
+    let metrics = Arc::new(Metrics::new(driver.clone(), neutron_requests));
+    let metrics_at = config.metrics_listen.map(|address| address.to_string());
+    tracing::info!(listen = %describe(&config.listen), metrics_listen = metrics_at, "serving");
     deployment_hints(&config, &crate::config::ProcessEnv);
+    // The metrics listener stops when the plugin's does (its sender is dropped then).
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = metrics_listener.map(|listener| {
+        let router = server::ops_router(driver.clone(), metrics.clone());
+        tokio::spawn(server::serve(Listener::Tcp(listener), router, async {
+            let _ = metrics_stopped.await;
+        }))
+    });
     let failure = Arc::new(OnceLock::new());
     let stop = stop_on(shutdown, store, failure.clone());
-    let result = server::serve(listener, server::router(driver.clone()), stop).await;
+    let router = server::router_with(driver.clone(), metrics);
+    let result = server::serve(listener, router, stop).await;
+    drop(stop_metrics);
     // Remove what told dockerd where we are, so it fails fast instead of dialling a
     // dead address for 15 s.
     remove_published(&published);
+    if let Some(task) = metrics_server
+        && let Ok(Err(error)) = task.await
+    {
+        tracing::warn!(%error, "the metrics listener failed");
+    }
     if let Some(reason) = failure.get() {
         return Err(DaemonError::StoreFailed(reason.clone()));
     }
@@ -209,8 +236,12 @@ fn nested_settings(nesting: &crate::config::Nesting) -> NestedSettings {
     }
 }
 
-/// The backend, and the embedded backend's store so `run` can stop when it fails.
-async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>), DaemonError> {
+/// The backend, and the embedded backend's store so `run` can stop when it fails. The
+/// Neutron client tells `observer` about each of its requests.
+async fn open_backend(
+    config: &Config,
+    observer: Arc<dyn neutron::Observer>,
+) -> Result<(Arc<dyn Driver>, Option<Store>), DaemonError> {
     match config.backend {
         BackendKind::Neutron => {
             // OS_* and OS_CLOUD fill what [neutron] leaves out; read through config's
@@ -220,7 +251,7 @@ async fn open_backend(config: &Config) -> Result<(Arc<dyn Driver>, Option<Store>
             let options = neutron::from_section(&config.neutron.values, &|k| {
                 crate::config::Env::var(&env, k).filter(|v| !v.trim().is_empty())
             })?;
-            let client = neutron::Client::new(options)?;
+            let client = neutron::Client::with_observer(options, observer)?;
             let settings = neutron_driver::Settings::from_config(config);
             let binder: Arc<dyn Binder> = match &config.nesting {
                 None => Arc::new(HostBinder::new(settings.binding.clone())?),
@@ -278,6 +309,26 @@ async fn bind(config: &Config) -> Result<(Listener, PathBuf), DaemonError> {
             Ok((Listener::Tcp(listener), spec))
         }
     }
+}
+
+/// `metrics_listen`'s listener, if one is set (its exposure was checked with the
+/// configuration).
+async fn bind_metrics(
+    address: Option<std::net::SocketAddr>,
+) -> Result<Option<tokio::net::TcpListener>, DaemonError> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    if crate::config::Listen::Tcp(address).is_remote() {
+        tracing::warn!(%address, "metrics and health are served where other hosts can reach them (allow_remote_listen = true)");
+    }
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map(Some)
+        .map_err(|source| DaemonError::Listen {
+            what: format!("metrics_listen {address}"),
+            source,
+        })
 }
 
 /// The gid of `socket_group` (a name or a number), checked before anything is bound.

@@ -9,8 +9,8 @@ use crate::Error;
 use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Backlog, Connectivity, Discovery, DriverOptions,
     EndpointRef, EndpointReply, EndpointSpec, GwAllocCheck, GwSkip, JoinReply, JoinSpec,
-    NetworkAllocation, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope,
-    Status,
+    NetworkAllocation, NetworkId, NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, PoolUsage,
+    Scope, Status,
 };
 use async_trait::async_trait;
 use ipnet::IpNet;
@@ -18,6 +18,8 @@ use std::time::Duration;
 
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
+    /// The backend's name, for build info (`embedded`, `neutron`).
+    fn name(&self) -> &'static str;
     /// `Scope` and `ConnectivityScope`.
     fn scope(&self) -> Scope;
     /// Whether RequestAddress needs the endpoint's MAC (`RequiresMACAddress`).
@@ -54,6 +56,25 @@ pub trait Driver: Send + Sync + 'static {
 
     /// `/Kuryr.Status`: what this backend holds now.
     async fn status(&self) -> Result<Status, Error>;
+
+    /// Every pool with its size and use, read on each metrics scrape, so it must be
+    /// cheap and must not block. `None`: the backend cannot say without asking
+    /// another service.
+    fn pool_usage(&self) -> Option<Vec<PoolUsage>> {
+        None
+    }
+
+    /// What [`Driver::settle`] would wait for, as it is now, without waiting.
+    fn backlog(&self) -> Backlog {
+        Backlog::default()
+    }
+
+    /// Whether the backend can serve now: its state can be written and the services it
+    /// depends on answer. The error says what is wrong. A backend with nothing to check
+    /// is healthy.
+    async fn health(&self) -> Result<(), Error> {
+        Ok(())
+    }
 
     /// Swarm node discovery; only global-connectivity drivers get it. Nothing to do for
     /// backends that do not build overlays.

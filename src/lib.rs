@@ -16,6 +16,7 @@
 //! * `binding`: the host side of Neutron ports: veth pairs, OVS, Linux bridges.
 //! * `config`: `kuryr.conf`, compatible with kuryr-libnetwork's.
 //! * `daemon`: wires a configuration into a running server.
+//! * `metrics`: the Prometheus series `server` serves on `/metrics`.
 //! * `process`: running child programs with a timeout, in their own process group,
 //!   without `OS_*` secrets, output capped.
 
@@ -31,6 +32,7 @@ pub mod error;
 pub mod gc;
 pub mod hostnet;
 pub mod ipam;
+pub mod metrics;
 pub mod model;
 pub mod neutron;
 pub mod neutron_driver;

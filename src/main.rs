@@ -1,7 +1,7 @@
 //! The `kuryr` command: argv, logging, signals and exit codes. Everything else lives in
 //! the library; this file only wires it.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use kuryr::config::{self, BackendKind, Loaded, ProcessEnv};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,7 +12,15 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "kuryr",
     version,
-    about = "Docker network and IPAM plugin (kuryr-libnetwork successor)"
+    propagate_version = true,
+    about = "Docker network and IPAM plugin (kuryr-libnetwork successor)",
+    long_about = "Docker network and IPAM plugin (kuryr-libnetwork successor): a libnetwork \
+remote driver and IPAM driver in one, on /run/docker/plugins/kuryr.sock ([DEFAULT] kuryr_uri), \
+where dockerd finds it. It reads kuryr.conf (--config-file, else ~/.kuryr/kuryr.conf, \
+~/kuryr.conf, /etc/kuryr/kuryr.conf, /etc/kuryr.conf). The backend is embedded (a local IPAM \
+in state_dir and a Linux bridge per network) unless [neutron] points at Neutron. GET /metrics \
+(Prometheus text) and GET /healthz are served on the plugin's listener and, with \
+[DEFAULT] metrics_listen = HOST:PORT, on a listener of their own."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -75,6 +83,19 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_file: Option<PathBuf>,
     },
+    /// Print a shell completion script, e.g. to
+    /// /usr/share/bash-completion/completions/kuryr.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the kuryr(1) man page (roff), or write it and one page per subcommand
+    /// (kuryr-serve(1), ...) into a directory.
+    Man {
+        /// Write kuryr.1 and kuryr-<subcommand>.1 here instead of printing kuryr.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,6 +122,44 @@ fn main() -> ExitCode {
             json,
         } => gc(config_file, apply, min_age, json),
         Command::CheckConfig { config_file } => check_config(config_file),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kuryr", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man { out_dir } => man(out_dir),
+    }
+}
+
+/// The man pages, generated from the clap definitions above, so they cannot drift
+/// from what `kuryr --help` says.
+fn man(out_dir: Option<PathBuf>) -> ExitCode {
+    let written = match &out_dir {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir)),
+        None => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => return print_bytes(&page),
+                Err(error) => Err(error),
+            }
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kuryr: cannot write the man pages: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Write generated text to stdout; a closed pipe is a failure, not a panic.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The binary's start-up contract: listeners and spec files, refusals with clear
-//! messages, and configuration errors reported all at once.
+//! messages, and configuration errors reported all at once; and the completions and
+//! man pages it prints.
 
 #[path = "support/client.rs"]
 mod client;
@@ -41,14 +42,16 @@ fn serve_embedded(dir: &std::path::Path, extra: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// A loopback port nothing listens on (now).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 #[test]
 fn tcp_listener_writes_a_spec_file_and_removes_it_at_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let spec_dir = dir.path().join("plugins");
     let mut child = serve_embedded(
         dir.path(),
@@ -125,11 +128,7 @@ fn neutron_backend_starts_before_neutron_and_names_the_problem() {
         .local_addr()
         .unwrap()
         .port(); // the listener is dropped: nothing answers there
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.path().join("kuryr.conf");
     std::fs::write(
         &config,
@@ -255,9 +254,17 @@ fn wait_for_socket(socket: &std::path::Path) {
 }
 
 fn activate_over(socket: &std::path::Path) -> String {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    exchange(stream, "POST /Plugin.Activate", "plugin.moby.localhost")
+}
+
+/// One HTTP/1.1 request (`METHOD PATH`, no body) and the whole raw reply.
+fn exchange(mut stream: impl Read + Write, request: &str, host: &str) -> String {
     stream
-        .write_all(b"POST /Plugin.Activate HTTP/1.1\r\nHost: plugin.moby.localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("{request} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .unwrap();
     let mut reply = String::new();
     stream.read_to_string(&mut reply).unwrap();
@@ -370,6 +377,45 @@ fn a_second_daemon_with_another_state_dir_changes_nothing() {
 }
 
 #[test]
+fn metrics_listen_serves_metrics_and_health_and_no_plugin_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let socket = dir.path().join("kuryr.sock");
+    let _plugin = Killed(serve_embedded(
+        dir.path(),
+        &format!(
+            "kuryr_uri = unix://{}\nmetrics_listen = 127.0.0.1:{port}\n",
+            socket.display()
+        ),
+    ));
+    wait_for_socket(&socket);
+    assert!(activate_over(&socket).contains("IpamDriver"));
+    let host = format!("127.0.0.1:{port}");
+    let over_tcp = |request: &str| {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        exchange(stream, request, &host)
+    };
+    let health = over_tcp("GET /healthz");
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("\r\n\r\nok\n"),
+        "{health}"
+    );
+    let metrics = over_tcp("GET /metrics");
+    assert!(
+        metrics
+            .contains("kuryr_plugin_requests_total{method=\"Plugin.Activate\",outcome=\"ok\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("backend=\"embedded\"} 1\n"), "{metrics}");
+    let call = over_tcp("POST /Plugin.Activate");
+    assert!(call.starts_with("HTTP/1.1 404"), "{call}");
+    // The plugin's own socket serves them too.
+    let stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    let metrics = exchange(stream, "GET /metrics", "plugin.moby.localhost");
+    assert!(metrics.contains("kuryr_build_info{"), "{metrics}");
+}
+
+#[test]
 fn a_remote_tcp_listener_is_a_config_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_with_config(dir.path(), "[DEFAULT]\nkuryr_uri = tcp://0.0.0.0:1\n");
@@ -438,4 +484,58 @@ fn check_config_refuses_what_serve_would_refuse() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("username"), "{stderr}");
+}
+
+/// `kuryr ARGS`'s stdout; the command must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(out.status.success(), "kuryr {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_and_man_pages_name_every_subcommand() {
+    // The subcommands as `--help` lists them, so a new one is checked without editing
+    // this test.
+    let help = stdout_of(&["--help"]);
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    for known in ["serve", "state", "check-config", "completions", "man"] {
+        assert!(subcommands.contains(&known), "{known} in {help}");
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = stdout_of(&["completions", shell]);
+        for subcommand in &subcommands {
+            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        }
+        assert!(script.contains("config-file"), "{shell}: {script}");
+    }
+    let page = stdout_of(&["man"]);
+    assert!(page.contains(".TH kuryr 1"), "{page}");
+    for subcommand in &subcommands {
+        let roff = subcommand.replace('-', "\\-");
+        assert!(
+            page.contains(&format!("kuryr\\-{roff}(1)")),
+            "{subcommand}: {page}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let written = stdout_of(&["man", "--out-dir", pages.to_str().unwrap()]);
+    assert!(written.is_empty(), "{written}");
+    for subcommand in &subcommands {
+        let page = std::fs::read_to_string(pages.join(format!("kuryr-{subcommand}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH kuryr-{subcommand} 1")),
+            "{page}"
+        );
+    }
+    let serve = std::fs::read_to_string(pages.join("kuryr-serve.1")).unwrap();
+    assert!(serve.contains("\\-\\-config\\-file"), "{serve}");
 }

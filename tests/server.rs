@@ -1,6 +1,8 @@
 //! The plugin server end to end in-process: real router, real embedded backend, real
 //! redb store in a temp dir, and a recording `HostNet` instead of the kernel.
 
+#[path = "server/ops.rs"]
+mod ops;
 mod support;
 
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! Keeps the architecture's written rules true: every source file opens with a `//!`
-//! doc, the `ipam` core imports nothing that does I/O, and only `process` spawns
-//! child programs.
+//! doc, the `ipam` core imports nothing that does I/O, only `process` spawns child
+//! programs, and only `metrics` knows Prometheus.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +46,8 @@ fn neutron_knows_nothing_of_docker() {
             "crate::api",
             "crate::driver",
             "crate::embedded",
+            "crate::metrics",
+            "prometheus",
             "EndpointID",
             "NetworkID",
         ] {
@@ -118,6 +120,23 @@ fn only_server_serves_http() {
             path.display()
         );
     }
+}
+
+/// The metrics are one module's business: backends and the Neutron client report
+/// through `Driver` methods and the client's `Observer`, never to Prometheus itself.
+#[test]
+fn only_metrics_knows_prometheus() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let knowing: Vec<_> = files
+        .iter()
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .contains("prometheus_client")
+        })
+        .collect();
+    assert_eq!(knowing, [&src().join("metrics.rs")]);
 }
 
 #[test]

@@ -31,6 +31,9 @@ impl Counting {
 
 #[async_trait]
 impl Driver for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
     fn scope(&self) -> Scope {
         Scope::Local
     }

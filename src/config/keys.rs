@@ -20,6 +20,7 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "allow_remote_listen",
     "socket_group",
     "lock_file",
+    "metrics_listen",
     // kuryr-libnetwork options that are unused, or that draw a warning.
     "pybasedir",
     "port_driver",

@@ -71,6 +71,24 @@ pub fn parse_listen(uri: &str) -> Result<Listen, String> {
     }
 }
 
+/// `[DEFAULT] metrics_listen`: `HOST:PORT` (or `http://HOST:PORT`), where
+/// `/metrics` and `/healthz` are served alone; empty is no such listener.
+pub fn parse_metrics_listen(value: &str) -> Result<Option<SocketAddr>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let uri = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("tcp://{value}")
+    };
+    match parse_listen(&uri)? {
+        Listen::Tcp(address) => Ok(Some(address)),
+        Listen::Unix(_) => Err("expected HOST:PORT: a scraper cannot reach a unix socket".into()),
+    }
+}
+
 fn parse_unix(path: &str) -> Result<Listen, String> {
     // `unix://run/x.sock` would make `run` the URL host; reject rather than
     // guess a relative path against whatever the working directory is.
@@ -187,6 +205,31 @@ mod tests {
         for (uri, needle) in cases {
             let err = parse_listen(uri).unwrap_err();
             assert!(err.contains(needle), "{uri}: {err}");
+        }
+    }
+
+    #[test]
+    fn metrics_listeners() {
+        let address = |s: &str| Some(s.parse().unwrap());
+        for (value, want) in [
+            ("127.0.0.1:9109", address("127.0.0.1:9109")),
+            ("localhost:9109", address("127.0.0.1:9109")),
+            ("[::1]:9109", address("[::1]:9109")),
+            ("http://127.0.0.1:9109", address("127.0.0.1:9109")),
+            ("0.0.0.0:9109", address("0.0.0.0:9109")),
+            ("", None),
+            ("  ", None),
+        ] {
+            assert_eq!(parse_metrics_listen(value), Ok(want), "{value:?}");
+        }
+        for (value, needle) in [
+            ("127.0.0.1", "missing :PORT"),
+            ("unix:///run/kuryr-metrics.sock", "unix socket"),
+            ("https://127.0.0.1:9109", "TLS"),
+            ("metrics.example:9109", "IP address or localhost"),
+        ] {
+            let error = parse_metrics_listen(value).unwrap_err();
+            assert!(error.contains(needle), "{value}: {error}");
         }
     }
 

@@ -50,6 +50,10 @@ pub struct Config {
     /// `[DEFAULT] allow_remote_listen`: a TCP listener other hosts can reach was
     /// asked for explicitly (it is refused otherwise).
     pub allow_remote_listen: bool,
+    /// `[DEFAULT] metrics_listen`: a TCP listener serving only `/metrics` and
+    /// `/healthz`; `None` (unset or empty) for none. Both are also on the plugin's own
+    /// listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `[DEFAULT] socket_group`: the unix socket is 0660 and owned by this group
     /// (e.g. `docker`) instead of 0600.
     pub socket_group: Option<String>,

@@ -534,6 +534,56 @@ fn found_but_unreadable_is_read_error() {
     ));
 }
 
+/// Whether `loaded` warns about `key` with a message containing `needle`.
+fn warns(loaded: &Loaded, key: &str, needle: &str) -> bool {
+    loaded
+        .warnings
+        .iter()
+        .any(|w| w.key == key && w.message.contains(needle))
+}
+
+#[test]
+fn metrics_listener_is_loopback_unless_remote_is_allowed() {
+    assert_eq!(load_str("").config.metrics_listen, None);
+    assert_eq!(
+        load_str("[DEFAULT]\nmetrics_listen =\n")
+            .config
+            .metrics_listen,
+        None
+    );
+    let local = load_str("[DEFAULT]\nmetrics_listen = 127.0.0.1:9109\n");
+    assert_eq!(
+        local.config.metrics_listen,
+        Some("127.0.0.1:9109".parse().unwrap())
+    );
+    assert!(local.warnings.is_empty(), "{:?}", local.warnings);
+
+    let errors = invalid("[DEFAULT]\nmetrics_listen = 0.0.0.0:9109\n", &no_env());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "metrics_listen");
+    assert!(
+        errors[0].message.contains("allow_remote_listen")
+            && errors[0].message.contains("127.0.0.1"),
+        "{errors:?}"
+    );
+    let errors = invalid("[DEFAULT]\nmetrics_listen = [::]:9109\n", &no_env());
+    assert_eq!(errors[0].key, "metrics_listen", "{errors:?}");
+
+    let allowed =
+        load_str("[DEFAULT]\nmetrics_listen = 0.0.0.0:9109\nallow_remote_listen = true\n");
+    assert_eq!(
+        allowed.config.metrics_listen,
+        Some("0.0.0.0:9109".parse().unwrap())
+    );
+    assert!(
+        warns(&allowed, "metrics_listen", "no authentication"),
+        "{:?}",
+        allowed.warnings
+    );
+    let errors = invalid("[DEFAULT]\nmetrics_listen = 127.0.0.1\n", &no_env());
+    assert_eq!(errors[0].key, "metrics_listen", "{errors:?}");
+}
+
 #[test]
 fn remote_tcp_listener_needs_an_explicit_opt_in() {
     let errors = invalid("[DEFAULT]\nkuryr_uri = tcp://0.0.0.0:1\n", &no_env());
@@ -551,10 +601,7 @@ fn remote_tcp_listener_needs_an_explicit_opt_in() {
     assert_eq!(allowed.config.listen, tcp("0.0.0.0:1"));
     assert!(allowed.config.allow_remote_listen);
     assert!(
-        allowed
-            .warnings
-            .iter()
-            .any(|w| w.key == "kuryr_uri" && w.message.contains("no authentication")),
+        warns(&allowed, "kuryr_uri", "no authentication"),
         "{:?}",
         allowed.warnings
     );

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::env::Env;
 use super::error::{Invalid, Warning};
 use super::keys::{self, NEUTRON_ALIASES};
-use super::listen::{DEFAULT_KURYR_URI, Listen, parse_listen};
+use super::listen::{DEFAULT_KURYR_URI, Listen, parse_listen, parse_metrics_listen};
 use super::neutron::{self, Kind, NeutronSection, REDACTED};
 use super::pools::{DEFAULT_ADDRESS_POOLS, parse_pools};
 use super::raw::{DEFAULT_SECTION, RawConfig};
@@ -77,7 +77,13 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         .read(D, "allow_remote_listen", parse_bool)
         .map(|v| v.unwrap_or(false));
     if let (Some(listen), Some(allow)) = (&listen, allow_remote_listen) {
-        c.check_exposure(listen, allow);
+        c.check_exposure("kuryr_uri", listen, allow);
+    }
+    let metrics_listen = c
+        .read(D, "metrics_listen", parse_metrics_listen)
+        .map(Option::flatten);
+    if let (Some(Some(address)), Some(allow)) = (metrics_listen, allow_remote_listen) {
+        c.check_exposure("metrics_listen", &Listen::Tcp(address), allow);
     }
     let socket_group = c.read(D, "socket_group", parse_non_empty);
     let lock_file = c
@@ -161,9 +167,12 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     if !c.invalid.is_empty() {
         return Err(c.invalid);
     }
+    // `None` only when invalid, which was recorded and returned just above.
+    let metrics_listen = metrics_listen.flatten();
     let config = Config {
         listen,
         allow_remote_listen,
+        metrics_listen,
         socket_group,
         lock_file,
         capability_scope,
@@ -320,9 +329,10 @@ impl Checker<'_> {
 
     /// A listener other hosts can reach is refused unless asked for by name: the
     /// plugin API has no authentication, and its callers control host bridges and
-    /// spend kuryr's Neutron credentials. When allowed, the warning is logged at start
+    /// spend kuryr's Neutron credentials. `metrics_listen` serves no call, but the
+    /// pools and Neutron traffic it shows are no one else's business either. When allowed, the warning is logged at start
     /// and printed by `check-config`.
-    fn check_exposure(&mut self, listen: &Listen, allow: bool) {
+    fn check_exposure(&mut self, key: &str, listen: &Listen, allow: bool) {
         if !listen.is_remote() {
             return;
         }
@@ -333,19 +343,25 @@ impl Checker<'_> {
         if allow {
             self.warn(
                 D,
-                "kuryr_uri",
+                key,
                 format!(
                     "listening on {shown}, reachable from other hosts, with no authentication \
                      (allow_remote_listen = true)"
                 ),
             );
         } else {
+            let instead = match key {
+                "kuryr_uri" => "a unix socket or 127.0.0.1",
+                _ => "127.0.0.1",
+            };
             self.invalid(
                 D,
-                "kuryr_uri",
+                key,
                 &shown,
-                "a TCP listener other hosts can reach has no authentication; use a unix \
-                 socket or 127.0.0.1, or set allow_remote_listen = true to accept the risk",
+                format!(
+                    "a TCP listener other hosts can reach has no authentication; use {instead}, \
+                     or set allow_remote_listen = true to accept the risk"
+                ),
             );
         }
     }

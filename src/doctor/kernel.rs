@@ -4,7 +4,7 @@
 //! demand, so "not loaded" is not "missing"). Then whether the host forwards, which
 //! the embedded backend's egress and published ports need and kuryr never sets.
 
-use std::process::Command;
+use std::time::Duration;
 
 use crate::config::{BackendKind, Config, NestedDriver};
 use crate::hostnet::{MacvlanSpec, Netlink, VethPair, VlanSpec};
@@ -106,21 +106,21 @@ fn probe() -> Result<Vec<Result<(), String>>, String> {
             .build()
             .map_err(|e| e.to_string())?;
         let mut results = runtime.block_on(links())?;
-        // A child of this thread starts in its namespace.
-        results.push(
-            match Command::new("nft")
-                .args(["add", "table", "inet", "kuryr_doctor"])
-                .output()
-            {
-                Ok(out) if out.status.success() => Ok(()),
-                Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-                Err(e) => Err(format!("nft: {e}")),
-            },
-        );
+        results.push(runtime.block_on(nft()));
         Ok(results)
     })
     .join()
     .map_err(|_| "the probe thread failed".to_string())?
+}
+
+/// A table in the probe's namespace: a child forked by this thread starts in it.
+async fn nft() -> Result<(), String> {
+    let args = ["add", "table", "inet", "kuryr_doctor"];
+    match crate::process::run("nft".as_ref(), &args, None, Duration::from_secs(10)).await {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        Err(e) => Err(format!("nft: {e}")),
+    }
 }
 
 async fn links() -> Result<Vec<Result<(), String>>, String> {

@@ -2,7 +2,7 @@
 //! and the integration bridge there. Warnings only: Neutron may bind with another
 //! vif_type (tap, bridge), which needs no OVS.
 
-use std::process::Command;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::neutron_driver::Settings;
@@ -16,21 +16,20 @@ pub(super) async fn check(config: &Config) -> Vec<Finding> {
         args.push(format!("--db={db}"));
     }
     args.extend(["br-exists".to_string(), binding.ovs_bridge.clone()]);
-    let out =
-        tokio::task::spawn_blocking(move || Command::new("ovs-vsctl").args(&args).output()).await;
+    let out = crate::process::run("ovs-vsctl".as_ref(), &args, None, Duration::from_secs(10)).await;
     let bridge = &binding.ovs_bridge;
     let finding = match out {
-        Ok(Ok(out)) if out.status.success() => {
+        Ok(out) if out.status.success() => {
             Finding::ok("ovs", format!("OVSDB answers; bridge {bridge} exists"))
         }
-        Ok(Ok(out)) if out.status.code() == Some(2) => Finding::warn(
+        Ok(out) if out.status.code() == Some(2) => Finding::warn(
             "ovs",
             format!(
                 "OVSDB answers, but has no bridge {bridge}: ports with vif_type ovs cannot be plugged"
             ),
             format!("create it (ovs-vsctl add-br {bridge}) or set [neutron] ovs_bridge"),
         ),
-        Ok(Ok(out)) => Finding::warn(
+        Ok(out) => Finding::warn(
             "ovs",
             format!(
                 "OVSDB does not answer: {}",
@@ -38,12 +37,11 @@ pub(super) async fn check(config: &Config) -> Vec<Finding> {
             ),
             "start Open vSwitch if Neutron binds ports with vif_type ovs",
         ),
-        Ok(Err(error)) => Finding::warn(
+        Err(error) => Finding::warn(
             "ovs",
             format!("ovs-vsctl: {error}"),
             "install Open vSwitch if Neutron binds ports with vif_type ovs",
         ),
-        Err(error) => Finding::warn("ovs", error.to_string(), "run kuryr doctor again"),
     };
     vec![finding]
 }

@@ -24,7 +24,7 @@ use crate::ipam::DefaultPool;
 use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Connectivity, DriverOptions, EndpointRef,
     EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId, NetworkSpec,
-    OperInfo, PoolGrant, PoolId, PoolRequest, Scope, Status,
+    OperInfo, PoolGrant, PoolId, PoolRequest, PoolUsage, Scope, Status,
 };
 use crate::store::{Op, Snapshot, Store};
 use async_trait::async_trait;
@@ -128,6 +128,10 @@ impl Driver for Embedded {
         Ok(status::of(&self.lock()))
     }
 
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
     fn scope(&self) -> Scope {
         self.settings.scope
     }
@@ -142,6 +146,22 @@ impl Driver for Embedded {
             local: self.settings.local_address_space.clone(),
             global: self.settings.global_address_space.clone(),
         }
+    }
+
+    fn pool_usage(&self) -> Option<Vec<PoolUsage>> {
+        let state = self.lock();
+        let usage = state.ipam.pools().map(|(id, pool)| PoolUsage {
+            pool_id: id.to_owned(),
+            cidr: pool.cidr(),
+            size: pool.usable_count(),
+            used: pool.allocated_count(),
+        });
+        Some(usage.collect())
+    }
+
+    /// The store takes a write (an empty commit, fsynced).
+    async fn health(&self) -> Result<(), Error> {
+        Ok(self.store.check_writable().await?)
     }
 
     async fn request_pool(&self, req: PoolRequest) -> Result<PoolGrant, Error> {

@@ -172,6 +172,13 @@ impl Ipam {
         self.pools.keys().map(String::as_str)
     }
 
+    /// Every pool with its id, in ascending id order.
+    pub fn pools(&self) -> impl Iterator<Item = (&str, &Pool)> {
+        self.pools
+            .iter()
+            .map(|(id, held)| (id.as_str(), &held.pool))
+    }
+
     pub fn len(&self) -> usize {
         self.pools.len()
     }

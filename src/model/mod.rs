@@ -60,3 +60,15 @@ pub struct Backlog {
     /// The last error of each pending job that has failed (it is being retried).
     pub errors: Vec<String>,
 }
+
+/// One pool a backend holds and how full it is (metrics, status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// The id Docker knows the pool by.
+    pub pool_id: String,
+    pub cidr: ipnet::IpNet,
+    /// Addresses that can ever be handed out (network and broadcast addresses excluded).
+    pub size: u128,
+    /// Addresses handed out now, gateways included.
+    pub used: u128,
+}

@@ -1,6 +1,7 @@
 //! A Neutron + Keystone REST client that knows nothing of Docker: `Client` owns the
-//! HTTP connection pool, the cached Keystone token and network endpoint, and a request
-//! counter. Typed calls are in `resources.rs`; deciding what to call is the driver's.
+//! HTTP connection pool, the cached Keystone token and network endpoint, a request
+//! counter, the time of the last successful request, and an optional [`Observer`]
+//! told about every request (`observe.rs`). Typed calls are in `resources.rs`; deciding what to call is the driver's.
 //! It follows no redirect, reads at most `MAX_BODY` of an answer, bounds pagination,
 //! shares one Keystone attempt among concurrent callers, and keeps userinfo out of
 //! every error and log line.
@@ -8,6 +9,7 @@
 mod auth;
 mod clouds;
 mod error;
+mod observe;
 mod options;
 mod redact;
 mod request;
@@ -22,8 +24,8 @@ mod tests;
 #[cfg(test)]
 mod tests_hostile;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -33,6 +35,7 @@ use url::Url;
 
 pub use auth::{AppCredentialRef, AuthMethod, Interface, NameOrId, ProjectScope, UserRef};
 pub use error::NeutronError;
+pub use observe::{Exchange, Observer};
 pub use options::{ClientOptions, from_section};
 pub use request::{Kind, Query};
 pub use types::*;
@@ -69,6 +72,9 @@ struct Inner {
     token_requests: AtomicU64,
     /// Whether the "plain HTTP endpoint behind an HTTPS Keystone" warning was given.
     plain_endpoint_warned: AtomicBool,
+    /// When Neutron last answered a request with a 2xx.
+    last_success: StdMutex<Option<Instant>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// The cached outcome of authenticating.
@@ -102,6 +108,21 @@ pub(crate) struct Answer {
 impl Client {
     /// Builds the client; no request is sent until the first call.
     pub fn new(options: ClientOptions) -> Result<Client, NeutronError> {
+        Self::build(options, None)
+    }
+
+    /// [`Client::new`], telling `observer` about every Neutron request.
+    pub fn with_observer(
+        options: ClientOptions,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Client, NeutronError> {
+        Self::build(options, Some(observer))
+    }
+
+    fn build(
+        options: ClientOptions,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Client, NeutronError> {
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
@@ -139,6 +160,8 @@ impl Client {
                 requests: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
                 plain_endpoint_warned: AtomicBool::new(false),
+                last_success: StdMutex::new(None),
+                observer,
             }),
         })
     }
@@ -146,6 +169,18 @@ impl Client {
     /// Neutron requests sent so far (Keystone requests not included).
     pub fn request_count(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether Neutron answered a request with a 2xx within the last `window`.
+    pub fn succeeded_within(&self, window: Duration) -> bool {
+        self.last_success().is_some_and(|at| at.elapsed() < window)
+    }
+
+    fn last_success(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.inner
+            .last_success
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keystone token requests sent so far.
@@ -308,27 +343,24 @@ impl Client {
                 request = request.header("If-Match", condition);
             }
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            let response = request
-                .send()
-                .await
-                .map_err(transport(method.as_str(), &shown))?;
-            let status = response.status().as_u16();
-            if status == 401 && session.token.is_some() && !retried {
+            let started = Instant::now();
+            let reply = exchange(request, method.as_str(), &url, &shown).await;
+            self.observe(&method, path, &reply, started.elapsed());
+            let reply = reply?;
+            if reply.status == 401 && session.token.is_some() && !retried {
                 retried = true;
                 tracing::debug!(url = %shown, "neutron answered 401; re-authenticating once");
                 self.invalidate(&session.token).await;
                 continue;
             }
-            check_redirect(&response, method.as_str(), &url)?;
-            let request_id = header(&response, "x-openstack-request-id");
-            let text = read_body(response, method.as_str(), &shown).await?;
-            if !(200..300).contains(&status) {
+            let text = reply.body?;
+            if !(200..300).contains(&reply.status) {
                 return Err(NeutronError::Api {
                     method: method.to_string(),
                     url: shown,
-                    status,
+                    status: reply.status,
                     message: error::error_message(&text),
-                    request_id,
+                    request_id: reply.request_id,
                 });
             }
             return Ok(Answer {
@@ -337,6 +369,57 @@ impl Client {
             });
         }
     }
+
+    /// Notes a 2xx for [`Client::succeeded_within`] and tells the observer.
+    fn observe(
+        &self,
+        method: &Method,
+        path: &str,
+        reply: &Result<Reply, NeutronError>,
+        elapsed: Duration,
+    ) {
+        let status = reply.as_ref().ok().map(|reply| reply.status);
+        if status.is_some_and(|status| (200..300).contains(&status)) {
+            *self.last_success() = Some(Instant::now());
+        }
+        if let Some(observer) = &self.inner.observer {
+            observer.exchange(&Exchange {
+                method: method.as_str(),
+                resource: observe::resource_of(path),
+                status,
+                elapsed,
+            });
+        }
+    }
+}
+
+/// An answer's status, request id and body (or why the body could not be had: a
+/// redirect, a read failure, an answer too large).
+struct Reply {
+    status: u16,
+    request_id: Option<String>,
+    body: Result<String, NeutronError>,
+}
+
+/// Sends `request` and reads its answer; an error only when no answer came.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    method: &str,
+    url: &Url,
+    shown: &str,
+) -> Result<Reply, NeutronError> {
+    let response = request.send().await.map_err(transport(method, shown))?;
+    let status = response.status().as_u16();
+    let request_id = header(&response, "x-openstack-request-id");
+    let body = match check_redirect(&response, method, url) {
+        Ok(()) => read_body(response, method, shown).await,
+        Err(redirect) => Err(redirect),
+    };
+    Ok(Reply {
+        status,
+        request_id,
+        body,
+    })
 }
 
 /// A transport error for `method url` (already redacted), with reqwest's own copy

@@ -60,6 +60,10 @@ use locks::KeyedLocks;
 use state::Cache;
 use teardown::Teardown;
 
+/// How recent a successful Neutron request must be for [`Driver::health`] to trust it
+/// instead of asking Neutron again.
+pub const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
+
 pub struct NeutronDriver {
     client: Client,
     settings: Settings,
@@ -197,6 +201,13 @@ pub fn pending_deletes(state_dir: &std::path::Path) -> Result<Vec<serde_json::Va
         .collect())
 }
 
+fn left(backlog: Backlog) -> Left {
+    Left {
+        pending: backlog.pending,
+        errors: backlog.errors,
+    }
+}
+
 impl From<NeutronError> for Error {
     fn from(e: NeutronError) -> Error {
         Error::Neutron(e)
@@ -205,6 +216,10 @@ impl From<NeutronError> for Error {
 
 #[async_trait]
 impl Driver for NeutronDriver {
+    fn name(&self) -> &'static str {
+        "neutron"
+    }
+
     fn scope(&self) -> Scope {
         self.settings.scope
     }
@@ -315,11 +330,26 @@ impl Driver for NeutronDriver {
     }
 
     async fn settle(&self, timeout: Duration) -> Result<Left, Error> {
-        let left = self.drain(timeout).await;
-        Ok(Left {
-            pending: left.pending,
-            errors: left.errors,
-        })
+        Ok(left(self.drain(timeout).await))
+    }
+
+    fn backlog(&self) -> Left {
+        left(self.teardown.backlog())
+    }
+
+    /// The teardown journal takes a write, and Neutron answered a request lately or
+    /// answers one now (the extension list, as `probe` asks for).
+    async fn health(&self) -> Result<(), Error> {
+        self.teardown.check_journal().await?;
+        if self.client.succeeded_within(HEALTHY_WITHIN) {
+            return Ok(());
+        }
+        match self.client.extensions().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(Error::Unsupported(format!(
+                "Neutron cannot be reached: {error}"
+            ))),
+        }
     }
 
     async fn program_external_connectivity(&self, req: Connectivity) -> Result<(), Error> {
@@ -336,5 +366,40 @@ impl Driver for NeutronDriver {
         }
         self.probe().await?;
         exposure::revoke(self, &ep.network_id, &ep.endpoint_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::networks::tests::driver;
+    use crate::driver::Driver;
+    use crate::neutron::AuthMethod;
+    use crate::neutron::fake::Fake;
+
+    #[tokio::test]
+    async fn healthy_while_neutron_answers_asking_only_when_it_has_not_lately() {
+        let fake = Fake::start().await;
+        fake.state().no_auth = true;
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = fake.url("/");
+        let d = driver(&fake, dir.path(), AuthMethod::None { endpoint });
+        d.health().await.unwrap();
+        assert_eq!(d.client.request_count(), 1, "asked Neutron");
+        d.health().await.unwrap();
+        assert_eq!(d.client.request_count(), 1, "a success 0 s ago is recent");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let dir = tempfile::tempdir().unwrap();
+        let d = driver(
+            &fake,
+            dir.path(),
+            AuthMethod::None {
+                endpoint: endpoint.parse().unwrap(),
+            },
+        );
+        let error = d.health().await.unwrap_err().to_string();
+        assert!(error.starts_with("Neutron cannot be reached"), "{error}");
     }
 }

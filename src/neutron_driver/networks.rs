@@ -518,7 +518,7 @@ pub async fn delete(d: &NeutronDriver, nid: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use serde_json::json;
@@ -530,7 +530,11 @@ mod tests {
     use crate::neutron::{AuthMethod, Client, ClientOptions, NameOrId, ProjectScope, UserRef};
     use crate::neutron_driver::Settings;
 
-    fn driver(fake: &Fake, dir: &std::path::Path, auth: AuthMethod) -> NeutronDriver {
+    pub(in crate::neutron_driver) fn driver(
+        fake: &Fake,
+        dir: &std::path::Path,
+        auth: AuthMethod,
+    ) -> NeutronDriver {
         let text = format!(
             "[DEFAULT]\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {}\n",
             dir.display(),

@@ -210,6 +210,11 @@ impl Teardown {
         self.backlog()
     }
 
+    /// Whether the journal still takes writes.
+    pub async fn check_journal(&self) -> Result<(), StoreError> {
+        self.journal.check_writable().await
+    }
+
     pub fn backlog(&self) -> Backlog {
         let lanes = self.lanes();
         let jobs = lanes.values().flatten();

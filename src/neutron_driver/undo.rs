@@ -38,7 +38,10 @@ const UNDO_WAIT: Duration = Duration::from_secs(10);
 static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 pub fn set_host(host: &str) {
-    let _ = HOST.set(host.to_string());
+    // Neutron keeps 255 characters of a description; a longer host name is left out.
+    if host.len() <= 200 {
+        let _ = HOST.set(host.to_string());
+    }
 }
 
 /// The host a kuryr marker names, if `description` is one that names a host.
@@ -145,12 +148,18 @@ mod tests {
             assert!(m.as_str().starts_with(PREFIX));
             // Neutron's description holds 255 characters.
             assert!(m.as_str().len() <= 255);
-            assert!(
-                m.as_str()[PREFIX.len()..]
-                    .bytes()
-                    .all(|c| c.is_ascii_hexdigit())
-            );
+            let token = m.as_str()[PREFIX.len()..]
+                .split('@')
+                .next()
+                .unwrap_or_default();
+            assert_eq!(token.len(), 24);
+            assert!(token.bytes().all(|c| c.is_ascii_hexdigit()));
+            // The host, once a driver has set it (other tests in this process may have).
+            assert_eq!(marker_host(m.as_str()), HOST.get().map(String::as_str));
         }
+        assert_eq!(marker_host("kuryr-request-00ff@node-1"), Some("node-1"));
+        assert_eq!(marker_host("kuryr-request-00ff"), None);
+        assert_eq!(marker_host("someone else's@text"), None);
     }
 
     async fn driver(fake: &Fake, dir: &std::path::Path) -> NeutronDriver {

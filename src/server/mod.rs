@@ -1,7 +1,9 @@
 //! The plugin's HTTP side: libnetwork JSON over a unix socket (or loopback TCP).
 //!
 //! Only this module knows HTTP, status codes and axum. `router` maps every protocol
-//! method onto a `Driver` call; `serve` runs it on a listener until `shutdown` resolves.
+//! method onto a `Driver` call and adds the operator's `GET /metrics` and `/healthz`
+//! (`ops_router` serves those two alone, for a metrics listener); `serve` runs a
+//! router on a listener until `shutdown` resolves.
 //! Both take their dependencies from the caller, so tests drive `router` with
 //! `oneshot` and `serve` with a socket in a temp dir.
 //!
@@ -15,6 +17,7 @@
 mod extract;
 mod guard;
 mod log;
+mod ops;
 mod response;
 mod routes;
 
@@ -37,7 +40,9 @@ use tokio::sync::Semaphore;
 
 pub use extract::{PluginJson, decode};
 pub use guard::TcpBound;
-pub use routes::router;
+pub use ops::HEALTH_TIMEOUT;
+pub use ops::router as ops_router;
+pub use routes::{router, router_with};
 
 /// Shared state of every handler.
 pub type SharedDriver = Arc<dyn Driver>;

@@ -7,6 +7,9 @@
 //! when the client hangs up, and a call dropped half-way would skip its own rollback
 //! (a Neutron network created but never tagged, memory changed but never committed).
 //! A spawned call always runs to its end, whoever is still listening.
+//!
+//! The operator's `GET /metrics` and `/healthz` (`ops.rs`) are merged in beside the
+//! protocol, outside the call middleware.
 
 use super::extract::body_limit;
 use super::log::{log_call, record};
@@ -16,6 +19,7 @@ use crate::Error;
 use crate::api::network as wire;
 use crate::api::settle::{MAX_TIMEOUT_SECS, SettleRequest, SettleResponse};
 use crate::api::{ActivateResponse, Empty, encode, ipam as wire_ipam};
+use crate::metrics::Metrics;
 use crate::model;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -25,10 +29,17 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, post};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Build the plugin's router over `driver`.
+/// Build the plugin's router over `driver`, with metrics of its own.
 pub fn router(driver: SharedDriver) -> Router {
+    let metrics = Arc::new(Metrics::new(driver.clone(), None));
+    router_with(driver, metrics)
+}
+
+/// Build the plugin's router over `driver`, counting calls into `metrics`.
+pub fn router_with(driver: SharedDriver, metrics: Arc<Metrics>) -> Router {
     STARTED.get_or_init(std::time::Instant::now);
     Router::new()
         .route("/Plugin.Activate", post(activate))
@@ -141,8 +152,9 @@ pub fn router(driver: SharedDriver) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit()))
         .layer(middleware::from_fn(super::guard::guard))
-        .layer(middleware::from_fn(log_call))
-        .with_state(driver)
+        .layer(middleware::from_fn_with_state(metrics.clone(), log_call))
+        .with_state(driver.clone())
+        .merge(super::ops::router(driver, metrics))
 }
 
 fn empty(_: ()) -> Empty {

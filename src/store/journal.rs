@@ -111,6 +111,16 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Journal<T> {
         })
         .await
     }
+    /// Commits an empty transaction, written and fsynced like any other, to tell
+    /// whether the journal still takes writes.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
+            txn.commit().map_err(|e| StoreError::db("commit", e))
+        })
+        .await
+    }
 }
 
 fn read_records<T: DeserializeOwned>(db: &Database) -> Result<Records<T>, StoreError> {

@@ -167,6 +167,13 @@ impl Store {
         }
     }
 
+    /// Commits an empty batch, written and fsynced like any other, to tell whether the
+    /// database still takes writes. Its failure is a failed commit like any other:
+    /// fatal (see the module doc), since the next real change would fail the same way.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.submit(Vec::new()).wait().await
+    }
+
     /// Queue `ops` for the next commit. Never blocks.
     pub fn submit(&self, ops: Vec<Op>) -> Pending {
         let (done, wait) = oneshot::channel();
