@@ -9,7 +9,7 @@
 //! nft table), so a second plugin must fail before that, having changed nothing.
 
 use crate::binding::{Binder, HostBinder, NestedBinder, NestedMode, NestedSettings};
-use crate::config::{BackendKind, Config, Listen};
+use crate::config::{Backend, BackendKind, Config, Listen};
 use crate::driver::Driver;
 use crate::embedded::{Embedded, Settings};
 use crate::hostnet::{HostNet, Netlink};
@@ -242,16 +242,9 @@ async fn open_backend(
     config: &Config,
     observer: Arc<dyn neutron::Observer>,
 ) -> Result<(Arc<dyn Driver>, Option<Store>), DaemonError> {
-    match config.backend {
-        BackendKind::Neutron => {
-            // OS_* and OS_CLOUD fill what [neutron] leaves out; read through config's
-            // Env, the one door to the environment.
-            let env = crate::config::ProcessEnv;
-            // A managed plugin's unset settings are empty variables: unset here too.
-            let options = neutron::from_section(&config.neutron.values, &|k| {
-                crate::config::Env::var(&env, k).filter(|v| !v.trim().is_empty())
-            })?;
-            let client = neutron::Client::with_observer(options, observer)?;
+    match &config.backend {
+        Backend::Neutron(options) => {
+            let client = neutron::Client::with_observer(options.as_ref().clone(), observer)?;
             let settings = neutron_driver::Settings::from_config(config);
             let binder: Arc<dyn Binder> = match &config.nesting {
                 None => Arc::new(HostBinder::new(settings.binding.clone())?),
@@ -268,7 +261,7 @@ async fn open_backend(
             });
             Ok((driver, None))
         }
-        BackendKind::Embedded => {
+        Backend::Embedded => {
             let (store, snapshot) = Store::open(&config.state_dir)?;
             let host: Arc<dyn HostNet> = Arc::new(Netlink::connect()?);
             let settings = Settings {

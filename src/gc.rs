@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{BackendKind, Config, Env, Listen};
+use crate::config::{Config, Env, Listen};
 use crate::control::{self, ControlError};
-use crate::neutron::{Client, NeutronError, from_section};
+use crate::neutron::{Client, NeutronError};
 use crate::neutron_driver::{InUse, Leftover, Scan, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,14 +108,11 @@ pub async fn run(
     apply: bool,
     min_age: Duration,
 ) -> Result<Report, GcError> {
-    if config.backend == BackendKind::Embedded {
+    let Some(options) = config.backend.neutron_client() else {
         return Err(GcError::Embedded);
-    }
+    };
     let used = in_use(&docker_socket(env)?).await?;
-    let options = from_section(&config.neutron.values, &|k| {
-        env.var(k).filter(|v| !v.trim().is_empty())
-    })?;
-    let client = Client::new(options)?;
+    let client = Client::new(options.clone())?;
     let settings = Settings::from_config(config);
     let scan = Scan {
         client: &client,

@@ -172,10 +172,7 @@ fn serve(config_file: Option<PathBuf>, log_level: Option<String>, format: LogFor
     init_logging(&level, format);
     // Which backend, so an operator can tell that settings given only as the
     // environment (a managed plugin's `docker plugin set OS_*`) were taken.
-    let backend = match loaded.config.backend {
-        BackendKind::Embedded => "embedded",
-        BackendKind::Neutron => "neutron",
-    };
+    let backend = loaded.config.backend.kind().as_str();
     match &loaded.source {
         Some(path) => tracing::info!(
             config = %path.display(),
@@ -226,7 +223,7 @@ fn state(config_file: Option<PathBuf>) -> ExitCode {
         return ExitCode::from(2);
     };
     let config = &loaded.config;
-    let view = match config.backend {
+    let view = match config.backend.kind() {
         BackendKind::Embedded => {
             kuryr::store::read_snapshot(&config.state_dir).map(|s| kuryr::store::to_json(&s))
         }
@@ -283,7 +280,7 @@ fn doctor(config_file: Option<PathBuf>, json: bool) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let discovery = kuryr::doctor::Discovery::default();
-    let findings = runtime.block_on(kuryr::doctor::run(loaded, &ProcessEnv, &discovery));
+    let findings = runtime.block_on(kuryr::doctor::run(loaded, &discovery));
     let text = if json {
         serde_json::to_string_pretty(&findings).unwrap_or_default()
     } else {
@@ -348,19 +345,20 @@ fn check_config(config_file: Option<PathBuf>) -> ExitCode {
     let Some(loaded) = load(config_file) else {
         return ExitCode::from(2);
     };
+    // `load` is `serve`'s own path: the Neutron client's options (credentials,
+    // clouds.yaml and OS_* included) are checked there, so a file that passes here is
+    // not refused there.
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
-    // The Neutron client's own checks (auth type and its credentials), exactly as
-    // `serve` runs them: a file that passes here must not be refused there.
-    if loaded.config.backend == BackendKind::Neutron {
-        let env = ProcessEnv;
-        if let Err(error) = kuryr::neutron::from_section(&loaded.config.neutron.values, &|k| {
-            config::Env::var(&env, k).filter(|v| !v.trim().is_empty())
-        }) {
-            eprintln!("kuryr: {error}");
-            return ExitCode::from(2);
-        }
+    let config = &loaded.config;
+    match config.backend.neutron_client() {
+        None => eprintln!("kuryr: backend embedded"),
+        Some(client) => eprintln!(
+            "kuryr: backend neutron ({}; binding host {})",
+            client.auth.summary(),
+            config.neutron.binding_host
+        ),
     }
     let source = loaded.source.map_or_else(
         || "built-in defaults".to_owned(),

@@ -43,7 +43,7 @@ pub async fn status(config: &Config) -> Result<StatusResponse, StatusError> {
 }
 
 fn from_state_dir(config: &Config) -> Result<StatusResponse, crate::store::StoreError> {
-    let status = match config.backend {
+    let status = match config.backend.kind() {
         BackendKind::Embedded => {
             crate::embedded::status_from_snapshot(crate::store::read_snapshot(&config.state_dir)?)
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use kuryr::binding::RecordingBinder;
 use kuryr::config::{ProcessEnv, from_ini_str};
-use kuryr::neutron::{Client, Described, Network, Port, Query, Subnet, SubnetPool, from_section};
+use kuryr::neutron::{Client, Described, Network, Port, Query, Subnet, SubnetPool};
 use kuryr::neutron_driver::{NeutronDriver, Settings};
 use serde_json::{Value, json};
 
@@ -38,8 +38,15 @@ fn client(endpoint: &str) -> Client {
         &ProcessEnv,
     )
     .expect("config");
-    Client::new(from_section(&loaded.config.neutron.values, &|_| None).expect("options"))
-        .expect("client")
+    Client::new(
+        loaded
+            .config
+            .backend
+            .neutron_client()
+            .expect("neutron")
+            .clone(),
+    )
+    .expect("client")
 }
 
 /// A driver whose every Neutron request goes through `proxy`, with its own journal.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use kuryr::binding::RecordingBinder;
 use kuryr::config::{ProcessEnv, from_ini_str};
-use kuryr::neutron::{Client, Network, Port, Query, SubnetPool, from_section};
+use kuryr::neutron::{Client, Network, Port, Query, SubnetPool};
 use kuryr::neutron_driver::{NeutronDriver, Settings};
 use serde_json::{Value, json};
 
@@ -41,7 +41,7 @@ fn config(state: &std::path::Path) -> kuryr::config::Config {
 }
 
 fn client(config: &kuryr::config::Config) -> Client {
-    Client::new(from_section(&config.neutron.values, &|_| None).expect("options")).expect("client")
+    Client::new(config.backend.neutron_client().expect("neutron").clone()).expect("client")
 }
 
 fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {

@@ -103,7 +103,7 @@ fn discovery(dir: &std::path::Path) -> kuryr::doctor::Discovery {
 async fn doctor(config: &std::path::Path, dir: &std::path::Path) -> Vec<kuryr::doctor::Finding> {
     let loaded =
         kuryr::config::load(Some(config), &kuryr::config::ProcessEnv).map_err(|e| e.to_string());
-    kuryr::doctor::run(loaded, &kuryr::config::ProcessEnv, &discovery(dir)).await
+    kuryr::doctor::run(loaded, &discovery(dir)).await
 }
 
 fn fails(findings: &[kuryr::doctor::Finding]) -> Vec<String> {

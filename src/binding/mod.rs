@@ -75,12 +75,13 @@ pub struct BindingSettings {
     pub bindir: PathBuf,
 }
 
+/// `kuryr.conf`'s defaults (tests start from these; the daemon gets `config`'s).
 impl Default for BindingSettings {
     fn default() -> Self {
         BindingSettings {
-            ovs_bridge: "br-int".into(),
+            ovs_bridge: crate::config::DEFAULT_OVS_BRIDGE.into(),
             ovsdb: None,
-            bindir: "/usr/libexec/kuryr".into(),
+            bindir: crate::config::DEFAULT_BINDIR.into(),
         }
     }
 }

@@ -27,18 +27,23 @@ pub enum ConfigError {
 pub struct Invalid {
     pub section: String,
     pub key: String,
-    /// As written; `<redacted>` for secrets.
+    /// As written (URLs without userinfo); `<redacted>` for secrets; empty for a
+    /// missing value.
     pub value: String,
     pub message: String,
 }
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "[{}] {} = {:?}: {}",
-            self.section, self.key, self.value, self.message
-        )
+        if self.value.is_empty() {
+            write!(f, "[{}] {}: {}", self.section, self.key, self.message)
+        } else {
+            write!(
+                f,
+                "[{}] {} = {:?}: {}",
+                self.section, self.key, self.value, self.message
+            )
+        }
     }
 }
 

@@ -134,7 +134,7 @@ pub const BINDING_KEYS: &[&str] = &[
 
 /// Old `[neutron]` names and the name that replaced them. keystoneauth
 /// registers these as oslo deprecated names, so the new name wins when both
-/// are set; [`super::NeutronSection`] stores only the new one.
+/// are set. The one table: `clouds.yaml` entries are folded with it too.
 pub const NEUTRON_ALIASES: &[(&str, &str)] = &[
     ("auth_plugin", "auth_type"),
     ("user_name", "username"),
@@ -152,6 +152,9 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("binding", BINDING_KEYS),
     (super::vif_pool::SECTION, super::vif_pool::KEYS),
 ];
+
+/// Shown instead of a secret value.
+pub const REDACTED: &str = "<redacted>";
 
 /// Whether a value must never be printed.
 pub fn is_secret(key: &str) -> bool {

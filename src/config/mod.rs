@@ -4,10 +4,20 @@
 //! turns those into a typed [`Config`], collecting every invalid value and
 //! warning about options that are unknown or ignored.
 //!
+//! `config` is the configuration's one owner: every option, `[neutron]` whole
+//! (the client's auth, endpoint, TLS and timeouts, completed from `clouds.yaml` and
+//! `OS_*`, and the backend's own options), the environment variables that stand in
+//! for options, and the host name `binding_host` defaults to. The rest of the
+//! crate gets typed values and reads no key, variable or file of its own.
+//! `check-config` and `serve` both load through [`load`], so a file one accepts the
+//! other does too.
+//!
 //! Nothing here reads the process environment directly: lookups go through
 //! [`Env`], so tests pass a map. `Config` has no `Default`; each default is a
 //! named constant next to the code that parses the option.
 
+mod auth;
+mod clouds;
 mod drivers;
 mod env;
 mod error;
@@ -25,6 +35,8 @@ mod vif_pool;
 mod tests;
 #[cfg(test)]
 mod tests_drivers;
+#[cfg(test)]
+mod tests_neutron;
 
 use std::path::{Path, PathBuf};
 
@@ -32,14 +44,17 @@ pub use drivers::{NestedDriver, Nesting};
 pub use env::{Env, ProcessEnv};
 pub use error::{ConfigError, Invalid, Warning};
 pub use listen::{DEFAULT_HTTP_PORT, DEFAULT_KURYR_URI, Listen};
-pub use neutron::NeutronSection;
+pub use neutron::{
+    DEFAULT_OVS_BRIDGE, DEFAULT_SUBNETPOOL_V4, DEFAULT_SUBNETPOOL_V6, ENV_BINDING_HOST,
+    NeutronConfig,
+};
 pub use pools::DEFAULT_ADDRESS_POOLS;
 pub use validate::{
-    DEFAULT_ADDRESS_SPACE, DEFAULT_CAPABILITY_SCOPE, DEFAULT_LOCK_FILE, DEFAULT_LOG_LEVEL,
-    DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY, DEFAULT_SPEC_DIR, DEFAULT_STATE_DIR,
+    DEFAULT_ADDRESS_SPACE, DEFAULT_BINDIR, DEFAULT_CAPABILITY_SCOPE, DEFAULT_LOCK_FILE,
+    DEFAULT_LOG_LEVEL, DEFAULT_PROCESS_EXTERNAL_CONNECTIVITY, DEFAULT_SPEC_DIR, DEFAULT_STATE_DIR,
     DEFAULT_VETH_DST_PREFIX, ENV_CAPABILITY_SCOPE, ENV_KURYR_URI,
 };
-pub use values::MAX_VETH_DST_PREFIX;
+pub use values::{MAX_VETH_DST_PREFIX, bool_from_string};
 pub use vif_pool::PortPools;
 
 /// The validated configuration.
@@ -66,8 +81,9 @@ pub struct Config {
     pub local_default_address_space: String,
     /// `[DEFAULT] global_default_address_space`.
     pub global_default_address_space: String,
-    /// `[DEFAULT] backend`, or detected from `[neutron]`.
-    pub backend: BackendKind,
+    /// `[DEFAULT] backend`, or detected from `[neutron]` and the environment; the
+    /// Neutron backend with its client's options.
+    pub backend: Backend,
     /// `[DEFAULT] state_dir`: the embedded backend's database lives here.
     pub state_dir: PathBuf,
     /// `[DEFAULT] default_address_pools`.
@@ -84,8 +100,9 @@ pub struct Config {
     pub bindir: PathBuf,
     /// `[DEFAULT] subnetpool_name_prefix`: kuryr's subnet pools are `<prefix>-<cidr>`.
     pub subnetpool_name_prefix: String,
-    /// `[neutron]`, for the Neutron backend.
-    pub neutron: NeutronSection,
+    /// `[neutron]`: the Neutron backend's own options (its client's are in
+    /// [`Backend::Neutron`]).
+    pub neutron: NeutronConfig,
     /// Nested (VM) mode: `None` is the veth driver.
     pub nesting: Option<Nesting>,
     /// `[vif_pool]`: ports made ahead of time (Neutron backend); `None` is off.
@@ -95,11 +112,53 @@ pub struct Config {
 /// The plugin's capability scope (`capability_scope`), as the driver reports it.
 pub use crate::model::Scope;
 
-/// Which backend serves IPAM and networks.
+/// Which backend serves IPAM and networks, with what it needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    /// How the client reaches and authenticates to Neutron: `[neutron]`'s auth,
+    /// endpoint, TLS and timeout options, completed from `clouds.yaml` (`OS_CLOUD`)
+    /// and `OS_*` when the section names no `auth_url` or `endpoint`.
+    Neutron(Box<crate::neutron::ClientOptions>),
+}
+
+impl Backend {
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Embedded => BackendKind::Embedded,
+            Backend::Neutron(_) => BackendKind::Neutron,
+        }
+    }
+
+    /// The Neutron client's options, for the Neutron backend.
+    pub fn neutron_client(&self) -> Option<&crate::neutron::ClientOptions> {
+        match self {
+            Backend::Embedded => None,
+            Backend::Neutron(options) => Some(options),
+        }
+    }
+}
+
+impl PartialEq<BackendKind> for Backend {
+    fn eq(&self, kind: &BackendKind) -> bool {
+        self.kind() == *kind
+    }
+}
+
+/// Which backend, without its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     Embedded,
     Neutron,
+}
+
+impl BackendKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BackendKind::Embedded => "embedded",
+            BackendKind::Neutron => "neutron",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::ipam::DefaultPool;
+use crate::neutron::{AuthMethod, NameOrId, ProjectScope, UserRef};
 
 pub(super) fn no_env() -> HashMap<String, String> {
     HashMap::new()
@@ -74,7 +75,19 @@ fn empty_file_gives_defaults() {
     assert_eq!(c.log_level, LogLevel::Info);
     assert_eq!(c.veth_dst_prefix, "eth");
     assert!(c.process_external_connectivity);
-    assert!(c.neutron.values.is_empty());
+    assert_eq!(
+        c.neutron,
+        NeutronConfig {
+            enable_dhcp: true,
+            default_subnetpool_v4: "kuryr".into(),
+            default_subnetpool_v6: "kuryr6".into(),
+            vif_plugging_is_fatal: false,
+            vif_plugging_timeout: None,
+            // The test environment knows no host name.
+            binding_host: "localhost".into(),
+            ovs_bridge: "br-int".into(),
+        }
+    );
     assert!(loaded.warnings.is_empty());
     assert_eq!(loaded.source, None);
 }
@@ -109,12 +122,23 @@ fn typical_kuryr_libnetwork_conf() {
     assert_eq!(c.log_level, LogLevel::Debug);
     assert_eq!(c.capability_scope, Scope::Global);
     assert!(!c.process_external_connectivity);
+    let client = c.backend.neutron_client().unwrap();
+    let default = || NameOrId::Name("Default".into());
     assert_eq!(
-        c.neutron.get("auth_url"),
-        Some("http://192.0.2.10/identity")
+        client.auth,
+        AuthMethod::Password {
+            auth_url: "http://192.0.2.10/identity".parse().unwrap(),
+            user: UserRef::Name {
+                name: "kuryr".into(),
+                domain: default()
+            },
+            password: "s3cr3t-pa55".into(),
+            project: Some(ProjectScope::Name {
+                name: "service".into(),
+                domain: default()
+            }),
+        }
     );
-    assert_eq!(c.neutron.get("password"), Some("s3cr3t-pa55"));
-    assert_eq!(c.neutron.get("auth_type"), Some("password"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
@@ -156,8 +180,12 @@ fn generated_sample_is_all_defaults() {
 #[test]
 fn noauth_endpoint_selects_neutron() {
     let c = load_str("[neutron]\nauth_type = none\nendpoint = http://127.0.0.1:9696\n").config;
-    assert_eq!(c.backend, BackendKind::Neutron);
-    assert_eq!(c.neutron.get("endpoint"), Some("http://127.0.0.1:9696"));
+    assert_eq!(
+        c.backend.neutron_client().unwrap().auth,
+        AuthMethod::None {
+            endpoint: "http://127.0.0.1:9696".parse().unwrap()
+        }
+    );
 }
 
 #[test]
@@ -283,7 +311,6 @@ fn unknown_key_and_section_warn() {
     );
     // `Debug` is not `debug`: keys are case-sensitive in oslo.
     assert_eq!(loaded.config.log_level, LogLevel::Info);
-    assert!(!loaded.config.neutron.values.contains_key("foo"));
 }
 
 #[test]
@@ -303,7 +330,7 @@ fn neutron_debug_redacts_secrets() {
                 application_credential_secret = acs-456\nusername = kuryr\n";
     let loaded = load_str(text);
     for shown in [
-        format!("{:?}", loaded.config.neutron),
+        format!("{:?}", loaded.config.backend),
         format!("{:?}", loaded.config),
         format!("{loaded:?}"),
     ] {
@@ -313,21 +340,30 @@ fn neutron_debug_redacts_secrets() {
         assert!(shown.contains("kuryr"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
     }
-    assert_eq!(loaded.config.neutron.get("password"), Some("hunter2"));
+    assert!(matches!(
+        &loaded.config.backend.neutron_client().unwrap().auth,
+        AuthMethod::Password { password, .. } if password == "hunter2"
+    ));
 }
 
 #[test]
 fn deprecated_neutron_names_fold_into_new_ones() {
     let loaded = load_str(
         "[neutron]\nauth_url = http://k\nauth_plugin = password\nuser_name = a\n\
-         tenant_name = old\nproject_name = new\n",
+         tenant_name = old\nproject_name = new\npassword = p\n",
     );
-    let n = &loaded.config.neutron;
-    assert_eq!(n.get("auth_type"), Some("password"));
-    assert_eq!(n.get("username"), Some("a"));
-    assert_eq!(n.get("project_name"), Some("new"));
-    assert_eq!(n.get("auth_plugin"), None);
-    assert_eq!(n.get("tenant_name"), None);
+    let auth = &loaded.config.backend.neutron_client().unwrap().auth;
+    let AuthMethod::Password { user, project, .. } = auth else {
+        panic!("{auth:?}");
+    };
+    assert!(
+        matches!(user, UserRef::Name { name, .. } if name == "a"),
+        "{user:?}"
+    );
+    assert!(
+        matches!(project, Some(ProjectScope::Name { name, .. }) if name == "new"),
+        "{project:?}"
+    );
     assert_eq!(loaded.warnings.len(), 3);
     assert!(
         loaded
@@ -642,20 +678,14 @@ fn a_managed_plugins_environment_configures_it() {
 
     let keystone = load(&[
         ("OS_AUTH_URL", "http://127.0.0.1:5000/v3"),
+        ("OS_USERNAME", "kuryr"),
+        ("OS_PASSWORD", "pw"),
         ("LOG_LEVEL", "DEBUG"),
         ("KURYR_BINDING_HOST", "node-2"),
     ]);
     assert_eq!(keystone.config.backend, BackendKind::Neutron);
     assert_eq!(keystone.config.log_level, LogLevel::Debug);
-    assert_eq!(
-        keystone
-            .config
-            .neutron
-            .values
-            .get("binding_host")
-            .map(String::as_str),
-        Some("node-2")
-    );
+    assert_eq!(keystone.config.neutron.binding_host, "node-2");
 
     let noauth = load(&[("OS_ENDPOINT", "http://127.0.0.1:9696")]);
     assert_eq!(noauth.config.backend, BackendKind::Neutron);
@@ -673,15 +703,7 @@ fn a_managed_plugins_environment_configures_it() {
     .unwrap();
     assert_eq!(filed.config.backend, BackendKind::Embedded);
     assert_eq!(filed.config.log_level, LogLevel::Warn);
-    assert_eq!(
-        filed
-            .config
-            .neutron
-            .values
-            .get("binding_host")
-            .map(String::as_str),
-        Some("from-file")
-    );
+    assert_eq!(filed.config.neutron.binding_host, "from-file");
 
     let bad = invalid("", &env(&[("LOG_LEVEL", "loud")]));
     assert!(

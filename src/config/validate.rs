@@ -6,16 +6,15 @@ use std::path::PathBuf;
 
 use super::env::Env;
 use super::error::{Invalid, Warning};
-use super::keys::{self, NEUTRON_ALIASES};
+use super::keys::{self, REDACTED};
 use super::listen::{DEFAULT_KURYR_URI, Listen, parse_listen, parse_metrics_listen};
-use super::neutron::{self, Kind, NeutronSection, REDACTED};
+use super::neutron::Section;
 use super::pools::{DEFAULT_ADDRESS_POOLS, parse_pools};
 use super::raw::{DEFAULT_SECTION, RawConfig};
 use super::values::{
-    parse_absolute_dir, parse_bool, parse_choice, parse_int_min, parse_non_empty,
-    parse_veth_dst_prefix,
+    parse_absolute_dir, parse_bool, parse_choice, parse_non_empty, parse_veth_dst_prefix,
 };
-use super::{BackendKind, Config, LogLevel, Scope};
+use super::{Backend, BackendKind, Config, LogLevel, Scope};
 
 const D: &str = DEFAULT_SECTION;
 
@@ -42,12 +41,6 @@ pub const ENV_KURYR_URI: &str = "OS_KURYR_URI";
 pub const ENV_CAPABILITY_SCOPE: &str = "CAPABILITY_SCOPE";
 /// The managed plugin's (and kuryr-libnetwork's container's) log level variable.
 pub const ENV_LOG_LEVEL: &str = "LOG_LEVEL";
-/// This node's `binding:host_id`, for `[neutron] binding_host`; a managed plugin
-/// may not see the host's name.
-pub const ENV_BINDING_HOST: &str = "KURYR_BINDING_HOST";
-/// Variables that say where Neutron is when `[neutron]` does not: then the Neutron
-/// backend is chosen, as with `auth_url` or `endpoint` in the file.
-pub const ENV_NEUTRON_LOCATORS: &[&str] = &["OS_AUTH_URL", "OS_ENDPOINT", "OS_CLOUD"];
 
 const SCOPES: &[(&str, Scope)] = &[("local", Scope::Local), ("global", Scope::Global)];
 const BACKENDS: &[(&str, BackendKind)] = &[
@@ -116,10 +109,16 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     let pool_prefix = c
         .read(D, "subnetpool_name_prefix", parse_non_empty)
         .map(|v| v.unwrap_or_else(|| DEFAULT_SUBNETPOOL_PREFIX.to_owned()));
-    let neutron = c.neutron();
-    let backend = c.backend(&neutron);
-    let nesting = c.nesting(backend);
-    let port_pools = c.port_pools(backend, nesting.as_ref().is_some_and(Option::is_some));
+    let section = c.neutron_section();
+    let neutron = c.neutron_config();
+    let kind = c.backend_kind(&section);
+    let backend = match kind {
+        Some(kind) => c.backend(kind, &section),
+        // Still check what the file says, so every mistake is reported now.
+        None => c.check_client_values(&section).and(None),
+    };
+    let nesting = c.nesting(kind);
+    let port_pools = c.port_pools(kind, nesting.as_ref().is_some_and(Option::is_some));
     c.check_unimplemented();
 
     let (
@@ -141,6 +140,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         Some(lock_file),
         Some(nesting),
         Some(port_pools),
+        Some(neutron),
     ) = (
         listen,
         capability_scope,
@@ -160,6 +160,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         lock_file,
         nesting,
         port_pools,
+        neutron,
     )
     else {
         return Err(c.invalid);
@@ -201,8 +202,16 @@ pub(super) struct Checker<'a> {
     warnings: Vec<Warning>,
 }
 
-impl Checker<'_> {
-    pub(super) fn value(&self, section: &str, key: &str) -> Option<&str> {
+impl<'a> Checker<'a> {
+    pub(super) fn raw(&self) -> &'a RawConfig {
+        self.raw
+    }
+
+    pub(super) fn env(&self) -> &'a dyn Env {
+        self.env
+    }
+
+    pub(super) fn value(&self, section: &str, key: &str) -> Option<&'a str> {
         self.raw.get(section, key).map(|e| e.value.as_str())
     }
 
@@ -213,25 +222,29 @@ impl Checker<'_> {
         value: &str,
         message: impl Into<String>,
     ) {
-        let value = if keys::is_secret(key) {
-            REDACTED
+        let value = if keys::is_secret(key) && !value.is_empty() {
+            REDACTED.to_owned()
         } else {
-            value
+            crate::neutron::without_userinfo(value)
         };
         self.invalid.push(Invalid {
             section: section.to_owned(),
             key: key.to_owned(),
-            value: value.to_owned(),
+            value,
             message: message.into(),
         });
     }
 
+    /// Said once, however many checks come across it.
     pub(super) fn warn(&mut self, section: &str, key: &str, message: impl Into<String>) {
-        self.warnings.push(Warning {
+        let warning = Warning {
             section: section.to_owned(),
             key: key.to_owned(),
             message: message.into(),
-        });
+        };
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
     }
 
     /// `None`: present and invalid (recorded). `Some(None)`: absent.
@@ -412,90 +425,38 @@ impl Checker<'_> {
         }
     }
 
-    /// Explicit `backend` wins; otherwise Neutron exactly when `[neutron]`
-    /// says where Neutron is, so existing kuryr.conf files keep using it.
-    fn backend(&mut self, neutron: &NeutronSection) -> Option<BackendKind> {
-        let in_file = neutron.has_value("auth_url") || neutron.has_value("endpoint");
-        // Only when the file says nothing: the client then fills `[neutron]` from the
-        // same variables (`neutron::from_section`).
-        let in_env = ENV_NEUTRON_LOCATORS
-            .iter()
-            .any(|var| self.env.var(var).is_some_and(|v| !v.trim().is_empty()));
-        let reachable = in_file || in_env;
+    /// Explicit `backend` wins; otherwise Neutron exactly when `[neutron]` or the
+    /// environment says where Neutron is, so existing kuryr.conf files keep using it
+    /// and a managed plugin configured only with `OS_*` gets it.
+    fn backend_kind(&mut self, section: &Section) -> Option<BackendKind> {
+        let located = self.neutron_located(section);
         match self.read(D, "backend", |v| parse_choice(v, BACKENDS))? {
-            Some(BackendKind::Neutron) if !reachable => {
+            Some(BackendKind::Neutron) if !located => {
                 self.invalid(
                     D,
                     "backend",
                     "neutron",
                     "[neutron] needs auth_url (Keystone) or endpoint (auth_type = none), \
-                     or the environment OS_AUTH_URL, OS_ENDPOINT or OS_CLOUD",
+                     or the environment OS_CLOUD, OS_AUTH_URL or OS_ENDPOINT",
                 );
                 None
             }
             Some(kind) => Some(kind),
-            None if reachable => Some(BackendKind::Neutron),
+            None if located => Some(BackendKind::Neutron),
             None => Some(BackendKind::Embedded),
         }
     }
 
-    fn neutron(&mut self) -> NeutronSection {
-        let raw = self.raw;
-        let mut section = NeutronSection::default();
-        let entries = raw.section("neutron").map_or(&[][..], |s| &s.entries[..]);
-        for entry in entries {
-            let key = entry.key.as_str();
-            if !keys::NEUTRON_KEYS.contains(&key) {
-                continue;
-            }
-            let name = match keys::replacement(NEUTRON_ALIASES, key) {
-                Some(new) => {
-                    self.warn("neutron", key, format!("deprecated name, use {new}"));
-                    // oslo looks up the current name first.
-                    if raw.get("neutron", new).is_some() {
-                        continue;
-                    }
-                    new
-                }
-                None => key,
-            };
-            if let Some((_, kind)) = neutron::TYPED.iter().find(|(k, _)| *k == name) {
-                let checked = match kind {
-                    Kind::Bool => parse_bool(&entry.value).map(drop),
-                    Kind::Count => parse_int_min(&entry.value, 0).map(drop),
-                    Kind::Choice(choices) => {
-                        let pairs: Vec<(&str, ())> = choices.iter().map(|c| (*c, ())).collect();
-                        parse_choice(&entry.value, &pairs)
-                    }
-                };
-                if let Err(message) = checked {
-                    self.invalid("neutron", key, &entry.value, message);
-                    continue;
-                }
-            }
-            if name == "auth_section" {
-                self.warn(
-                    "neutron",
-                    key,
-                    "not supported, ignored; put the auth options in [neutron]",
-                );
-            }
-            section.values.insert(name.to_owned(), entry.value.clone());
-        }
-        self.binding_host_from_env(&mut section);
-        section
-    }
-
-    fn binding_host_from_env(&mut self, section: &mut NeutronSection) {
-        if section.has_value("binding_host") {
-            return;
-        }
-        if let Some(host) = self
-            .env
-            .var(ENV_BINDING_HOST)
-            .filter(|h| !h.trim().is_empty())
-        {
-            section.values.insert("binding_host".to_owned(), host);
+    /// The backend with what it needs; the Neutron client's options are checked
+    /// whatever the backend, its credentials only for Neutron.
+    fn backend(&mut self, kind: BackendKind, section: &Section) -> Option<Backend> {
+        match kind {
+            BackendKind::Embedded => self
+                .check_client_values(section)
+                .map(|()| Backend::Embedded),
+            BackendKind::Neutron => self
+                .client_options(section)
+                .map(|options| Backend::Neutron(Box::new(options))),
         }
     }
 

@@ -3,13 +3,54 @@
 
 use std::path::PathBuf;
 
-/// `types.Boolean`: case-insensitive, nothing else (not even empty).
-pub fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.to_lowercase().as_str() {
-        "true" | "1" | "on" | "yes" => Ok(true),
-        "false" | "0" | "off" | "no" => Ok(false),
-        _ => Err("expected a boolean: true/false, yes/no, on/off or 1/0".to_owned()),
+/// oslo's boolean words, in one table. A `BoolOpt` (`types.Boolean`) takes the
+/// first [`BOOL_OPT_WORDS`] of each list; `strutils.bool_from_string`, which Neutron
+/// applies to a boolean sent as a string (kuryr-lib's `enable_dhcp` is a `StrOpt`)
+/// and kuryr-libnetwork to `-o neutron.net.shared`, also takes `t`/`y` and `f`/`n`.
+const TRUE_WORDS: [&str; 6] = ["true", "1", "on", "yes", "t", "y"];
+const FALSE_WORDS: [&str; 6] = ["false", "0", "off", "no", "f", "n"];
+const BOOL_OPT_WORDS: usize = 4;
+
+/// Which of oslo's two boolean vocabularies a value is read with.
+#[derive(Clone, Copy)]
+enum Words {
+    /// `types.Boolean`: case-insensitive, not trimmed, nothing else (not even empty).
+    BoolOpt,
+    /// `strutils.bool_from_string`: trimmed, case-insensitive, `t`/`y`/`f`/`n` too.
+    String,
+}
+
+/// The one boolean parser: `None` for a word outside the vocabulary.
+fn oslo_bool(value: &str, words: Words) -> Option<bool> {
+    let (value, count) = match words {
+        Words::BoolOpt => (value.to_lowercase(), BOOL_OPT_WORDS),
+        Words::String => (value.trim().to_lowercase(), TRUE_WORDS.len()),
+    };
+    if TRUE_WORDS[..count].contains(&value.as_str()) {
+        Some(true)
+    } else if FALSE_WORDS[..count].contains(&value.as_str()) {
+        Some(false)
+    } else {
+        None
     }
+}
+
+/// A `BoolOpt` value (`types.Boolean`).
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    oslo_bool(value, Words::BoolOpt)
+        .ok_or_else(|| "expected a boolean: true/false, yes/no, on/off or 1/0".to_owned())
+}
+
+/// A boolean kept as a string option, as `strutils.bool_from_string(strict=True)`
+/// reads it.
+pub fn parse_bool_string(value: &str) -> Result<bool, String> {
+    oslo_bool(value, Words::String)
+        .ok_or_else(|| "expected a boolean: true/false, yes/no, on/off, 1/0, t/f or y/n".to_owned())
+}
+
+/// `strutils.bool_from_string(value)` (not strict): anything else is false.
+pub fn bool_from_string(value: &str) -> bool {
+    oslo_bool(value, Words::String).unwrap_or(false)
 }
 
 /// `types.Integer` with a lower bound. Python's `int()` allows surrounding
@@ -92,12 +133,29 @@ mod tests {
     fn booleans_the_oslo_way() {
         for v in ["true", "True", "TRUE", "1", "on", "On", "yes", "YES"] {
             assert_eq!(parse_bool(v), Ok(true), "{v}");
+            assert_eq!(parse_bool_string(v), Ok(true), "{v}");
         }
         for v in ["false", "False", "0", "off", "OFF", "no", "No"] {
             assert_eq!(parse_bool(v), Ok(false), "{v}");
+            assert_eq!(parse_bool_string(v), Ok(false), "{v}");
         }
-        for v in ["", "y", "n", "2", "truee", "enabled"] {
+        for v in ["", "y", "n", "2", "truee", "enabled", " true"] {
             assert!(parse_bool(v).is_err(), "{v}");
+        }
+        // strutils: one letter and surrounding blanks too.
+        for (v, want) in [
+            ("t", true),
+            ("Y", true),
+            (" yes ", true),
+            ("f", false),
+            ("N", false),
+        ] {
+            assert_eq!(parse_bool_string(v), Ok(want), "{v}");
+            assert_eq!(bool_from_string(v), want, "{v}");
+        }
+        for v in ["", "2", "maybe"] {
+            assert!(parse_bool_string(v).is_err(), "{v}");
+            assert!(!bool_from_string(v), "{v}");
         }
     }
 

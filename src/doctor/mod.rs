@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::{BackendKind, Env, Loaded};
+use crate::config::{BackendKind, Loaded};
 
 pub use docker::Discovery;
 
@@ -70,11 +70,7 @@ impl Finding {
 }
 
 /// Every check for a loaded configuration (or the reason it did not load).
-pub async fn run(
-    loaded: Result<Loaded, String>,
-    env: &dyn Env,
-    discovery: &Discovery,
-) -> Vec<Finding> {
+pub async fn run(loaded: Result<Loaded, String>, discovery: &Discovery) -> Vec<Finding> {
     let mut findings = Vec::new();
     let loaded = match loaded {
         Ok(loaded) => loaded,
@@ -88,12 +84,12 @@ pub async fn run(
             return findings;
         }
     };
-    findings.push(config_finding(&loaded, env));
+    findings.push(config_finding(&loaded));
     let config = &loaded.config;
     findings.extend(docker::check(config, discovery).await);
     findings.extend(kernel::check(Some(config)));
     if config.backend == BackendKind::Neutron {
-        findings.extend(neutron::check(config, env).await);
+        findings.extend(neutron::check(config).await);
         if config.nesting.is_none() {
             findings.extend(ovs::check(config).await);
         }
@@ -101,24 +97,13 @@ pub async fn run(
     findings
 }
 
-fn config_finding(loaded: &Loaded, env: &dyn Env) -> Finding {
+/// `loaded` passed `serve`'s own checks, the Neutron credentials included.
+fn config_finding(loaded: &Loaded) -> Finding {
     let source = loaded.source.as_ref().map_or_else(
         || "built-in defaults and the environment".to_string(),
         |p| p.display().to_string(),
     );
-    if loaded.config.backend == BackendKind::Neutron
-        && let Err(error) = neutron::client_options(&loaded.config, env)
-    {
-        return Finding::fail(
-            "config",
-            format!("{source}: {error}"),
-            "fix the [neutron] auth options",
-        );
-    }
-    let backend = match loaded.config.backend {
-        BackendKind::Embedded => "embedded",
-        BackendKind::Neutron => "neutron",
-    };
+    let backend = loaded.config.backend.kind().as_str();
     let warnings = loaded.warnings.len();
     if warnings > 0 {
         return Finding::warn(

@@ -2,24 +2,19 @@
 //! kuryr uses, the default subnet pools networks without `--subnet` carve from, and
 //! this host known to Neutron (an agent reporting it), or its ports fail to bind.
 
-use crate::config::{Config, Env, NestedDriver};
-use crate::neutron::{Agent, Client, ClientOptions, NeutronError, Query, SubnetPool, from_section};
+use crate::config::{Config, NestedDriver};
+use crate::neutron::{Agent, Client, Query, SubnetPool};
 use crate::neutron_driver::Settings;
 
 use super::Finding;
 
-/// The Neutron client's options as `serve` builds them, environment included.
-pub(super) fn client_options(
-    config: &Config,
-    env: &dyn Env,
-) -> Result<ClientOptions, NeutronError> {
-    from_section(&config.neutron.values, &|k| {
-        env.var(k).filter(|v| !v.trim().is_empty())
-    })
-}
-
-pub(super) async fn check(config: &Config, env: &dyn Env) -> Vec<Finding> {
-    let client = match client_options(config, env).and_then(Client::new) {
+/// With the client `serve` builds from the configuration (its options, environment
+/// and clouds.yaml included, were checked when it loaded).
+pub(super) async fn check(config: &Config) -> Vec<Finding> {
+    let Some(options) = config.backend.neutron_client() else {
+        return Vec::new();
+    };
+    let client = match Client::new(options.clone()) {
         Ok(client) => client,
         Err(error) => {
             return vec![Finding::fail(

@@ -148,6 +148,21 @@ impl fmt::Debug for AuthMethod {
 }
 
 impl AuthMethod {
+    /// One line for an operator: the method and where it goes, no secret or userinfo.
+    pub fn summary(&self) -> String {
+        let (method, url) = match self {
+            AuthMethod::None { endpoint } => {
+                return format!("no auth, Neutron at {}", redact::url(endpoint));
+            }
+            AuthMethod::Password { auth_url, .. } => ("password", auth_url),
+            AuthMethod::ApplicationCredential { auth_url, .. } => {
+                ("application credential", auth_url)
+            }
+            AuthMethod::Token { auth_url, .. } => ("token", auth_url),
+        };
+        format!("Keystone {method} auth at {}", redact::url(url))
+    }
+
     /// The Keystone `auth/tokens` URL, or None for `AuthMethod::None`.
     pub fn token_url(&self) -> Option<Url> {
         let auth_url = match self {
@@ -226,16 +241,6 @@ pub enum Interface {
 }
 
 impl Interface {
-    /// Accepts `public`, `internal`, `admin` and the old `publicURL`-style names.
-    pub fn parse(value: &str) -> Option<Interface> {
-        match value.trim().to_ascii_lowercase().trim_end_matches("url") {
-            "public" => Some(Interface::Public),
-            "internal" => Some(Interface::Internal),
-            "admin" => Some(Interface::Admin),
-            _ => None,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Interface::Public => "public",

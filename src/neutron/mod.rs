@@ -7,7 +7,6 @@
 //! every error and log line.
 
 mod auth;
-mod clouds;
 mod error;
 mod observe;
 mod options;
@@ -36,7 +35,8 @@ use url::Url;
 pub use auth::{AppCredentialRef, AuthMethod, Interface, NameOrId, ProjectScope, UserRef};
 pub use error::NeutronError;
 pub use observe::{Exchange, Observer};
-pub use options::{ClientOptions, from_section};
+pub use options::ClientOptions;
+pub use redact::text as without_userinfo;
 pub use request::{Kind, Query};
 pub use types::*;
 
@@ -123,27 +123,7 @@ impl Client {
         options: ClientOptions,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Client, NeutronError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout)
-            .danger_accept_invalid_certs(options.insecure)
-            // A redirect would carry X-Auth-Token (reqwest strips only
-            // Authorization and Cookie across hosts) and, on a 307, the Keystone
-            // body with the password to another host. See `check_redirect`.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kuryr/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &options.cafile {
-            let pem = std::fs::read(path)
-                .map_err(|e| NeutronError::Config(format!("cafile {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| NeutronError::Config(format!("cafile {}: {e}", path.display())))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| NeutronError::Config(format!("HTTP client: {e}")))?;
+        let http = options.http_client()?;
         if options.insecure {
             // Once: the daemon builds one client.
             tracing::warn!(

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 
 use crate::Error;
 
-use super::settings::truthy;
-
 /// A user's object named by id or by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Named {
@@ -83,7 +81,9 @@ impl NeutronOptions {
         }
         Ok(NeutronOptions {
             net: Named::read(options, "neutron.net"),
-            shared: options.get("neutron.net.shared").is_some_and(|v| truthy(v)),
+            shared: options
+                .get("neutron.net.shared")
+                .is_some_and(|v| crate::config::bool_from_string(v)),
             v4: FamilyOptions {
                 subnet: Named::read(options, "neutron.subnet"),
                 pool: Named::read(options, "neutron.pool"),

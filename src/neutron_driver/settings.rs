@@ -1,4 +1,5 @@
-//! The Neutron backend's settings, read from a validated `Config` (kuryr.conf names).
+//! The Neutron backend's settings: the parts of a validated `Config` it uses, under
+//! the backend's names. `config` parsed and defaulted them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,26 +37,10 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The backend's view of a validated `Config`: a projection, no parsing and no
+    /// defaults (`config` owns both, the host name included).
     pub fn from_config(config: &Config) -> Settings {
         let n = &config.neutron;
-        let get = |k: &str, default: &str| {
-            n.get(k)
-                .filter(|v| !v.is_empty())
-                .unwrap_or(default)
-                .to_string()
-        };
-        let flag = |k: &str, default: bool| n.get(k).map(truthy).unwrap_or(default);
-        let timeout = n
-            .get("vif_plugging_timeout")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        let mut binding = BindingSettings {
-            bindir: config.bindir.clone(),
-            ..BindingSettings::default()
-        };
-        if let Some(bridge) = n.get("ovs_bridge").filter(|v| !v.is_empty()) {
-            binding.ovs_bridge = bridge.to_string();
-        }
         Settings {
             scope: config.capability_scope,
             local_address_space: config.local_default_address_space.clone(),
@@ -63,17 +48,17 @@ impl Settings {
             veth_dst_prefix: config.veth_dst_prefix.clone(),
             process_external_connectivity: config.process_external_connectivity,
             pool_prefix: config.subnetpool_name_prefix.clone(),
-            default_pool_v4: get("default_subnetpool_v4", "kuryr"),
-            default_pool_v6: get("default_subnetpool_v6", "kuryr6"),
-            enable_dhcp: flag("enable_dhcp", true),
-            host: n
-                .get("binding_host")
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(hostname),
-            wait_active: flag("vif_plugging_is_fatal", false),
-            wait_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
-            binding,
+            default_pool_v4: n.default_subnetpool_v4.clone(),
+            default_pool_v6: n.default_subnetpool_v6.clone(),
+            enable_dhcp: n.enable_dhcp,
+            host: n.binding_host.clone(),
+            wait_active: n.vif_plugging_is_fatal,
+            wait_timeout: n.vif_plugging_timeout,
+            binding: BindingSettings {
+                ovs_bridge: n.ovs_bridge.clone(),
+                ovsdb: None,
+                bindir: config.bindir.clone(),
+            },
             state_dir: config.state_dir.clone(),
             nesting: config.nesting.clone(),
             port_pools: config.port_pools,
@@ -85,21 +70,4 @@ impl Settings {
     pub fn is_default_space(&self, space: &str) -> bool {
         space.is_empty() || space == self.local_address_space || space == self.global_address_space
     }
-}
-
-/// oslo's `bool_from_string`.
-pub fn truthy(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "1" | "t" | "true" | "on" | "y" | "yes"
-    )
-}
-
-/// What Python's `socket.gethostname()` gives, as kuryr-libnetwork sends it.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
 }

@@ -6,10 +6,11 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
-use kuryr::neutron::{Client, from_section};
+use kuryr::config::from_ini_str;
+use kuryr::neutron::Client;
 use serde_json::{Value, json};
 
 /// The passwords scripts/keystone-up.sh gives its users.
@@ -44,13 +45,17 @@ pub fn noauth_neutron() -> String {
     std::env::var("KURYR_NEUTRON_URL").unwrap_or_else(|_| "http://127.0.0.1:9696".into())
 }
 
-/// A kuryr client from `[neutron]` keys (no `OS_*` fallback).
+/// A kuryr client from `[neutron]` keys, read as `kuryr.conf` is (no `OS_*` fallback).
 pub fn client(keys: &[(&str, &str)]) -> Client {
-    let values: BTreeMap<String, String> = keys
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Client::new(from_section(&values, &|_| None).expect("options")).expect("client")
+    let section: String = keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    let loaded = from_ini_str(
+        &format!("[neutron]\n{section}"),
+        "keystone-rig",
+        &HashMap::new(),
+    )
+    .expect("options");
+    let options = loaded.config.backend.neutron_client().expect("neutron");
+    Client::new(options.clone()).expect("client")
 }
 
 /// A client of the noauth Neutron.

@@ -20,7 +20,7 @@ use kuryr::api::network::{
 };
 use kuryr::binding::RecordingBinder;
 use kuryr::config::{ProcessEnv, from_ini_str};
-use kuryr::neutron::{Client, Network, Port, Query, SubnetPool, from_section};
+use kuryr::neutron::{Client, Network, Port, Query, SubnetPool};
 use kuryr::neutron_driver::{NeutronDriver, Settings};
 
 use super::wire_calls::WireCalls;
@@ -57,7 +57,12 @@ pub async fn rig_with_binder(extra: &str, binder: RecordingBinder) -> Option<Rig
     let state = tempfile::tempdir().expect("state dir");
     let loaded =
         from_ini_str(&config_text(extra, state.path()), "test", &ProcessEnv).expect("config");
-    let options = from_section(&loaded.config.neutron.values, &|_| None).expect("options");
+    let options = loaded
+        .config
+        .backend
+        .neutron_client()
+        .expect("neutron")
+        .clone();
     let client = Client::new(options.clone()).expect("client");
     let check = Client::new(options).expect("client");
     if let Err(e) = check.extensions().await {
