@@ -109,7 +109,7 @@ from_env() {
   return 0
 }
 
-# What kuryr itself does with OS_CLOUD (src/neutron/clouds.rs): the entry's auth
+# What kuryr itself does with OS_CLOUD (src/config/clouds.rs): the entry's auth
 # keys verbatim, auth_type, region_name, interface→endpoint_type, cacert→cafile,
 # verify: false→insecure. Copied into the file because a managed plugin sees
 # neither the host's clouds.yaml nor an OS_CLOUD setting.
@@ -157,9 +157,10 @@ EOF
   [ "${#NEUTRON[@]}" -gt 0 ] || die "OS_CLOUD=$OS_CLOUD: the entry is empty or unreadable"
 }
 
-# The checks kuryr makes only when it starts serving (src/neutron/options.rs), not
-# in `check-config`: a file missing a credential would pass and the plugin would
-# then exit at enable.
+# kuryr's own auth checks (src/config/auth.rs, which check-config below runs too),
+# said first in the bootstrap's terms, with the variable to set. It also writes an
+# auth_type (v3applicationcredential when a credential is given, where kuryr would
+# assume password) and refuses token auth (a token expires).
 check_auth() {
   local t="${NEUTRON[auth_type]:-}"
   if [ -z "$t" ]; then

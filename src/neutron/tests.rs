@@ -1,5 +1,6 @@
 //! Client tests against the in-process fake Keystone + Neutron (`fake.rs`), plus the
-//! sans-IO auth rules (`config` parses the options). Each test pins one behaviour the driver relies on.
+//! sans-IO auth rules (`config` parses the options). Each test pins one behaviour the
+//! driver relies on.
 
 use serde_json::json;
 
