@@ -634,3 +634,161 @@ async fn serve_with_keystone_auth_runs_a_lifecycle_and_logs_no_secret() {
     }
     undo.run().await;
 }
+
+// ------------------------------------------------------ OS_* alone (issue 12)
+
+/// The environment of a managed plugin set up with `docker plugin set OS_*`, or of a
+/// host with an openrc sourced: Keystone password auth and nothing else (the live
+/// Neutron is the public interface of RegionOne).
+fn openrc() -> Vec<(&'static str, String)> {
+    vec![
+        ("OS_AUTH_URL", format!("{}/v3", keystone_url())),
+        ("OS_USERNAME", "kuryr".into()),
+        ("OS_PASSWORD", KURYR_PASSWORD.into()),
+        ("OS_PROJECT_NAME", "service".into()),
+        ("OS_USER_DOMAIN_NAME", "Default".into()),
+        ("OS_PROJECT_DOMAIN_NAME", "Default".into()),
+        ("OS_REGION_NAME", "RegionOne".into()),
+    ]
+}
+
+/// `kuryr` with only `env` and a PATH in its environment.
+fn kuryr_with_env(env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// With only `OS_*` variables and a kuryr.conf that says nothing of Neutron (no
+/// `backend`, no `[neutron]`), `check-config` reports the Neutron backend with
+/// Keystone password auth, and refuses the same setup without `OS_PASSWORD` naming
+/// the variable; `serve` picks the Neutron backend, authenticates with Keystone and
+/// creates and deletes a subnet pool through the keystone-auth Neutron, with the
+/// password in neither output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_os_environment_alone_configures_check_config_and_serve() {
+    if !rig_up().await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("kuryr.sock");
+    let config = dir.path().join("kuryr.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nstate_dir = {}\nkuryr_uri = unix://{}\nlock_file = {}\n",
+            dir.path().join("state").display(),
+            socket.display(),
+            dir.path().join("kuryr.lock").display()
+        ),
+    )
+    .unwrap();
+    let env = openrc();
+
+    let checked = kuryr_with_env(&env)
+        .args(["check-config", "--config-file"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{said}");
+    let auth_url = format!("{}/v3", keystone_url());
+    assert!(
+        said.contains(&format!(
+            "backend neutron (Keystone password auth at {auth_url}"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains(KURYR_PASSWORD), "{said}");
+
+    let without: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| *k != "OS_PASSWORD")
+        .cloned()
+        .collect();
+    let refused = kuryr_with_env(&without)
+        .args(["check-config", "--config-file"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("[neutron] password: required") && said.contains("OS_PASSWORD"),
+        "{said}"
+    );
+
+    let stderr = dir.path().join("stderr.log");
+    // `Plugin::drop` kills and reaps it.
+    #[allow(clippy::zombie_processes)]
+    let child = kuryr_with_env(&env)
+        .args(["serve", "--config-file"])
+        .arg(&config)
+        .env("KURYR_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut plugin = client::Plugin {
+        child,
+        socket: socket.clone(),
+    };
+    for _ in 0..400 {
+        if socket.exists() {
+            break;
+        }
+        if let Ok(Some(status)) = plugin.child.try_wait() {
+            panic!(
+                "kuryr serve exited at start: {status}: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let names = Names::new(3);
+    let undo = Undo::new();
+    undo.push(purge(names.clone()));
+    let ran = AssertUnwindSafe(async {
+        let mut s = client::connect(&socket).await.expect("the plugin socket");
+        let pool = client::post_ok(
+            &mut s,
+            "/IpamDriver.RequestPool",
+            &serde_json::json!({"AddressSpace": "no_address_space", "Pool": names.cidr,
+                                "SubPool": "", "Options": {}, "V6": false}),
+        )
+        .await;
+        let pool_id = pool["PoolID"].as_str().expect("PoolID").to_string();
+        let made = left(&noauth(), &names).await;
+        assert_eq!(
+            made.len(),
+            1,
+            "the subnet pool, made through Keystone: {made:?}"
+        );
+        client::post_ok(
+            &mut s,
+            "/IpamDriver.ReleasePool",
+            &serde_json::json!({"PoolID": pool_id}),
+        )
+        .await;
+        let settled =
+            client::post_ok(&mut s, "/Kuryr.Settle", &serde_json::json!({"Timeout": 60})).await;
+        assert_eq!(settled["Pending"], 0, "{settled}");
+    })
+    .catch_unwind()
+    .await;
+    stop(plugin);
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    if let Err(panic) = ran {
+        eprintln!("kuryr serve's log:\n{log}");
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(left(&noauth(), &names).await, Vec::new(), "left in Neutron");
+    assert!(log.contains("backend=\"neutron\""), "{log}");
+    assert!(!log.contains(KURYR_PASSWORD), "the password is in the log");
+    undo.run().await;
+}
