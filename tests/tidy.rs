@@ -1,6 +1,7 @@
 //! Keeps the architecture's written rules true: every source file opens with a `//!`
 //! doc, the `ipam` core imports nothing that does I/O, only `process` spawns child
-//! programs, and only `metrics` knows Prometheus.
+//! programs, only `metrics` knows Prometheus, and only `config` reads options and the
+//! environment.
 
 use std::path::{Path, PathBuf};
 
@@ -262,6 +263,68 @@ fn every_neutron_create_carries_a_marker() {
                     path.display()
                 );
             }
+        }
+    }
+}
+
+/// `config` is the configuration's one owner (ARCHITECTURE.md): no other module reads
+/// a `[neutron]` option by name, an `OS_*` variable, the environment or the host name.
+/// The option names come from `config/keys.rs` itself, less the words Keystone's and
+/// Neutron's own APIs use (JSON keys, query filters, `Debug` field names).
+#[test]
+fn only_config_reads_options_and_the_environment() {
+    let keys = std::fs::read_to_string(src().join("config/keys.rs")).unwrap();
+    let table = keys
+        .split("pub const NEUTRON_KEYS: &[&str] = &[")
+        .nth(1)
+        .and_then(|rest| rest.split("];").next())
+        .expect("NEUTRON_KEYS in config/keys.rs");
+    let api_words = [
+        "auth_url",
+        "endpoint",
+        "interface",
+        "password",
+        "project_id",
+        "token",
+    ];
+    let options: Vec<String> = table
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| !api_words.contains(name))
+        .map(|name| format!("\"{name}\""))
+        .collect();
+    assert!(options.len() > 30, "{options:?}");
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for path in files {
+        if path.starts_with(src().join("config")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code: String = text
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for option in &options {
+            assert!(
+                !code.contains(option.as_str()),
+                "{} reads [neutron] {option}; take it from config::Config",
+                path.display()
+            );
+        }
+        // `process` scrubs every OS_* variable from its children.
+        let mut words = vec!["std::env::var(", "kernel/hostname"];
+        if path != src().join("process.rs") {
+            words.push("\"OS_");
+        }
+        for word in words {
+            assert!(
+                !code.contains(word),
+                "{} reads {word}; only config reads the environment (config::Env)",
+                path.display()
+            );
         }
     }
 }
