@@ -9,7 +9,7 @@
 //! nft table), so a second plugin must fail before that, having changed nothing.
 
 use crate::binding::{Binder, HostBinder, NestedBinder, NestedMode, NestedSettings};
-use crate::config::{Backend, BackendKind, Config, Listen};
+use crate::config::{Backend, BackendKind, Config, Listen, Packaging};
 use crate::driver::Driver;
 use crate::embedded::{Embedded, Settings};
 use crate::hostnet::{HostNet, Netlink};
@@ -98,7 +98,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(driver.clone(), neutron_requests));
     let metrics_at = config.metrics_listen.map(|address| address.to_string());
     tracing::info!(listen = %describe(&config.listen), metrics_listen = metrics_at, "serving");
-    deployment_hints(&config, &crate::config::ProcessEnv);
+    deployment_hints(&config);
     // The metrics listener stops when the plugin's does (its sender is dropped then).
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics_server = metrics_listener.map(|listener| {
@@ -144,12 +144,10 @@ pub async fn run(
 }
 
 /// What Docker will refuse in this deployment, said once at start, where an operator
-/// looks first, instead of only in dockerd's errors. `KURYR_PACKAGING` is set by the
-/// managed plugin's config.json and the container image (never by users).
-fn deployment_hints(config: &Config, env: &dyn crate::config::Env) {
-    let packaging = env.var("KURYR_PACKAGING").unwrap_or_default();
-    match (config.capability_scope, packaging.as_str()) {
-        (crate::config::Scope::Global, "managed-plugin") => tracing::info!(
+/// looks first, instead of only in dockerd's errors.
+fn deployment_hints(config: &Config) {
+    match (config.capability_scope, config.packaging) {
+        (crate::config::Scope::Global, Packaging::ManagedPlugin) => tracing::info!(
             "global scope: networks need swarm mode; enable this plugin before `docker swarm init` \
              (dockerd 20.10's swarm allocator only sees plugins enabled when the manager starts: \
              \"could not resolve IPAM driver\"), and name it with its tag (-d NAME:latest)"

@@ -107,6 +107,17 @@ pub struct Config {
     pub nesting: Option<Nesting>,
     /// `[vif_pool]`: ports made ahead of time (Neutron backend); `None` is off.
     pub port_pools: Option<PortPools>,
+    /// How kuryr was installed (env `KURYR_PACKAGING`), for start-up hints.
+    pub packaging: Packaging,
+}
+
+/// How kuryr was installed, from `KURYR_PACKAGING`, which the managed plugin's
+/// config.json and the container image set (never users); anything else is `Host`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packaging {
+    Host,
+    ManagedPlugin,
+    Container,
 }
 
 /// The plugin's capability scope (`capability_scope`), as the driver reports it.

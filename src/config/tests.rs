@@ -675,6 +675,9 @@ fn a_managed_plugins_environment_configures_it() {
     let unset = load(&[("OS_AUTH_URL", ""), ("OS_ENDPOINT", ""), ("LOG_LEVEL", "")]);
     assert_eq!(unset.config.backend, BackendKind::Embedded);
     assert_eq!(unset.config.log_level, DEFAULT_LOG_LEVEL);
+    assert_eq!(unset.config.packaging, Packaging::Host);
+    let packaged = load(&[("KURYR_PACKAGING", "managed-plugin")]);
+    assert_eq!(packaged.config.packaging, Packaging::ManagedPlugin);
 
     let keystone = load(&[
         ("OS_AUTH_URL", "http://127.0.0.1:5000/v3"),

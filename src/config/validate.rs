@@ -14,7 +14,7 @@ use super::raw::{DEFAULT_SECTION, RawConfig};
 use super::values::{
     parse_absolute_dir, parse_bool, parse_choice, parse_non_empty, parse_veth_dst_prefix,
 };
-use super::{Backend, BackendKind, Config, LogLevel, Scope};
+use super::{Backend, BackendKind, Config, LogLevel, Packaging, Scope};
 
 const D: &str = DEFAULT_SECTION;
 
@@ -41,6 +41,8 @@ pub const ENV_KURYR_URI: &str = "OS_KURYR_URI";
 pub const ENV_CAPABILITY_SCOPE: &str = "CAPABILITY_SCOPE";
 /// The managed plugin's (and kuryr-libnetwork's container's) log level variable.
 pub const ENV_LOG_LEVEL: &str = "LOG_LEVEL";
+/// Set by kuryr's packaging (`scripts/managed-plugin.sh`, `scripts/container-image.sh`).
+pub const ENV_PACKAGING: &str = "KURYR_PACKAGING";
 
 const SCOPES: &[(&str, Scope)] = &[("local", Scope::Local), ("global", Scope::Global)];
 const BACKENDS: &[(&str, BackendKind)] = &[
@@ -120,6 +122,11 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
     let nesting = c.nesting(kind);
     let port_pools = c.port_pools(kind, nesting.as_ref().is_some_and(Option::is_some));
     c.check_unimplemented();
+    let packaging = match env.var(ENV_PACKAGING).as_deref() {
+        Some("managed-plugin") => Packaging::ManagedPlugin,
+        Some("container") => Packaging::Container,
+        _ => Packaging::Host,
+    };
 
     let (
         Some(listen),
@@ -191,6 +198,7 @@ pub fn validate(raw: &RawConfig, env: &dyn Env) -> Result<(Config, Vec<Warning>)
         neutron,
         nesting,
         port_pools,
+        packaging,
     };
     Ok((config, c.warnings))
 }
