@@ -407,14 +407,15 @@ impl Checker<'_> {
     /// By id, else by name; both set is allowed (openrc files do it) and the id wins,
     /// as in keystoneauth, with a warning.
     fn pick(&mut self, s: &Sourced, id_key: &str, name_key: &str) -> Option<Picked> {
-        match (s.text(id_key), s.text(name_key)) {
+        match (s.text(id_key), s.get(name_key)) {
             (Some(id), name) => {
-                if name.is_some() {
-                    self.warn(SECTION, name_key, format!("ignored: {id_key} is used"));
+                if let Some((_, origin)) = name {
+                    let message = format!("ignored: {id_key} is used{}", origin.suffix());
+                    self.warn(SECTION, name_key, message);
                 }
                 Some(Picked::Id(id))
             }
-            (None, Some(name)) => Some(Picked::Name(name)),
+            (None, Some((name, _))) => Some(Picked::Name(name.clone())),
             (None, None) => None,
         }
     }

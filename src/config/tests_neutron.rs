@@ -331,6 +331,14 @@ fn scope_conflicts_and_ids_beside_names() {
             "[neutron] project_name: ignored: project_id is used"
         ]
     );
+    // An openrc sets both too; the warning says where the name came from.
+    let env = TestEnv::vars(&[OPENRC, &[("OS_PROJECT_ID", "p1")]].concat());
+    let loaded = load("", &env);
+    assert_eq!(
+        loaded.warnings[0].to_string(),
+        "[neutron] project_name: ignored: project_id is used (from environment variable \
+         OS_PROJECT_NAME)"
+    );
     // keystoneauth's default domain stands in for the user's and the project's.
     let loaded = load(
         &format!("{base}project_name = s\ndefault_domain_name = Corp\n"),
