@@ -20,6 +20,14 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// `text` without its `//` comments (which may name what the code must not use).
+fn code_of(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn every_module_has_a_doc_paragraph() {
     let mut files = Vec::new();
@@ -174,11 +182,7 @@ fn backends_see_only_the_model() {
         for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             // Code only: comments may name the options users type.
-            let code: String = text
-                .lines()
-                .map(|line| line.split("//").next().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let code = code_of(&text);
             for word in ["crate::api", "com.docker.", "RequestAddressType"] {
                 assert!(!code.contains(word), "{} mentions {word}", path.display());
             }
@@ -301,12 +305,7 @@ fn only_config_reads_options_and_the_environment() {
         if path.starts_with(src().join("config")) {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let code: String = text
-            .lines()
-            .map(|line| line.split("//").next().unwrap_or(""))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
         for option in &options {
             assert!(
                 !code.contains(option.as_str()),
