@@ -1,12 +1,24 @@
-//! An in-process fake Keystone + Neutron for the client tests: one hyper server on
-//! 127.0.0.1:0 that issues tokens with a scripted catalog and keeps resources in maps
-//! behind a Mutex. It models only what the tests exercise, not Neutron's validation,
-//! except for nested mode's calls (`nested.rs`: trunks, address pairs, revisions),
-//! which answer as the real Neutron does.
+//! An in-process fake Keystone + Neutron: one hyper server on 127.0.0.1:0 that
+//! issues tokens with a scripted catalog and keeps resources in maps behind a Mutex.
+//! Neutron's core resources follow `model.rs` (addresses from subnets, subnets from
+//! pools, MACs, bindings, tags, the deletes it refuses) and nested mode's calls
+//! `nested.rs` (trunks, address pairs, revisions), each as the real Neutron 29 of
+//! `scripts/neutron-up.sh` answers, with the differences listed there. Tests script
+//! failures on top (`Script`, `lose_answer`, `delay`, `redirects`, `list_hook`).
+//!
+//! Built for the crate's unit tests and, with the `test-support` feature, for the
+//! integration tests in `tests/` (`kuryr::neutron::fake`); it is never in a release
+//! binary.
 
+mod model;
 mod nested;
+mod refusal;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_model;
 
+pub use model::PROJECT;
 pub use nested::{MAX_ADDRESS_PAIRS, change_subports, vm_port};
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,7 +32,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-use nested::Refusal;
+use refusal::Refusal;
 
 type Answer = Response<Full<Bytes>>;
 
@@ -71,7 +83,30 @@ pub struct State {
     /// `(method, path from v2.0/ without query)`: done, then answered 502 as if a
     /// proxy lost Neutron's answer. Each entry is used once.
     pub lose_answer: Vec<(&'static str, String)>,
+    /// The `binding:vif_type` a port bound to a host gets; `None` is `tap`, what the
+    /// rig's `loopback_tap` driver answers (`ovs` is what an OVS agent's host gets).
+    pub vif_type: Option<&'static str>,
+    /// The last serial given to an id or a MAC.
+    pub serial: u64,
 }
+
+/// The extensions of the rig's Neutron 29 that kuryr asks about.
+pub const RIG_EXTENSIONS: &[&str] = &[
+    "address-scope",
+    "allowed-address-pairs",
+    "binding",
+    "extra_dhcp_opt",
+    "port-security",
+    "security-group",
+    "standard-attr-description",
+    "standard-attr-revisions",
+    "standard-attr-tag",
+    "subnet_allocation",
+    "tag-creation",
+    "tag-ports-during-bulk-creation",
+    "trunk",
+    "trunk-details",
+];
 
 /// See [`State::list_hook`].
 pub type ListHook = Arc<dyn Fn(&str) -> Value + Send + Sync>;
@@ -82,6 +117,19 @@ pub struct Fake {
 }
 
 impl Fake {
+    /// A fake like the rig's Neutron: no Keystone (`auth_type = none`) and
+    /// [`RIG_EXTENSIONS`].
+    pub async fn rig() -> Fake {
+        let fake = Fake::start().await;
+        {
+            let mut st = fake.state();
+            st.no_auth = true;
+            st.extensions = RIG_EXTENSIONS.iter().map(|e| e.to_string()).collect();
+        }
+        fake
+    }
+
+    /// A fake Keystone + Neutron that wants a token and has no extensions.
     pub async fn start() -> Fake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -152,30 +200,6 @@ fn answer(outcome: Result<Value, Refusal>, status: u16) -> Answer {
         Ok(body) => reply(status, &body, &[]),
         Err(refusal) => refusal.answer(),
     }
-}
-
-/// Neutron's answer for a missing item of `coll`.
-fn missing(coll: &str, id: &str) -> Answer {
-    let kind = match coll {
-        "ports" => "Port",
-        "networks" => "Network",
-        "subnets" => "Subnet",
-        "trunks" => "Trunk",
-        _ => return not_found(),
-    };
-    neutron_error(
-        404,
-        &format!("{kind}NotFound"),
-        &format!("{kind} {id} could not be found."),
-    )
-}
-
-/// `<prefix>-<n>` with the first `n` from 1 not in `table`.
-fn next_id(table: Option<&BTreeMap<String, Value>>, prefix: &str) -> String {
-    (1..)
-        .map(|n| format!("{prefix}-{n}"))
-        .find(|id| table.is_none_or(|t| !t.contains_key(id)))
-        .unwrap_or_default()
 }
 
 fn catalog(addr: SocketAddr) -> Value {
@@ -320,6 +344,15 @@ async fn serve(addr: SocketAddr, state: &Mutex<State>, req: Request<Incoming>) -
             .into_owned()
             .collect();
     match (method.as_str(), parts.as_slice()) {
+        ("GET", [ext]) if ext == "extensions" => {
+            let mut aliases: Vec<&String> = st.extensions.iter().collect();
+            aliases.sort();
+            let listed: Vec<Value> = aliases
+                .into_iter()
+                .map(|a| json!({"alias": a, "name": a, "description": "", "links": []}))
+                .collect();
+            reply(200, &json!({ "extensions": listed }), &[])
+        }
         ("GET", [ext, alias]) if ext == "extensions" => {
             if st.extensions.contains(alias) {
                 reply(200, &json!({"extension": {"alias": alias}}), &[])
@@ -344,64 +377,119 @@ async fn serve(addr: SocketAddr, state: &Mutex<State>, req: Request<Incoming>) -
         }
         (m, [coll, id]) => item_request(&mut st, m, coll, id, &body, if_match),
         (m, [coll, id, tags, rest @ ..]) if tags == "tags" => {
-            let Some(item) = st.items.get_mut(coll).and_then(|t| t.get_mut(id)) else {
-                return not_found();
-            };
-            let mut current: Vec<String> =
-                serde_json::from_value(item["tags"].clone()).unwrap_or_default();
-            match (m, rest) {
-                ("PUT", [tag]) => current.push(tag.clone()),
-                ("DELETE", [tag]) => current.retain(|t| t != tag),
-                ("PUT", []) => {
-                    current = serde_json::from_value(body["tags"].clone()).unwrap_or_default()
-                }
-                _ => return not_found(),
-            }
-            item["tags"] = json!(current);
-            reply(
-                if rest.is_empty() { 200 } else { 201 },
-                &json!({"tags": current}),
-                &[],
-            )
+            tags_request(&mut st, m, coll, id, rest, &body)
         }
         _ => not_found(),
     }
 }
 
+/// `PUT .../tags` (all, answered with them), `PUT .../tags/<tag>` (201, no body),
+/// `DELETE .../tags[/<tag>]` (204; a missing tag is 404). Each change is a revision.
+/// On a missing item Neutron 29 answers 500 (its tag plugin does not check), and so
+/// does the fake.
+fn tags_request(
+    st: &mut State,
+    method: &str,
+    coll: &str,
+    id: &str,
+    rest: &[String],
+    body: &Value,
+) -> Answer {
+    let Some(item) = st.items.get_mut(coll).and_then(|t| t.get_mut(id)) else {
+        return neutron_error(
+            500,
+            "HTTPInternalServerError",
+            "Request Failed: internal server error while processing your request.",
+        );
+    };
+    let mut current: Vec<String> = serde_json::from_value(item["tags"].clone()).unwrap_or_default();
+    let (status, shown) = match (method, rest) {
+        ("PUT", []) => {
+            current = serde_json::from_value(body["tags"].clone()).unwrap_or_default();
+            (200, json!({"tags": current}))
+        }
+        ("PUT", [tag]) => {
+            if !current.contains(tag) {
+                current.push(tag.clone());
+            }
+            (201, Value::Null)
+        }
+        ("DELETE", []) => {
+            current.clear();
+            (204, Value::Null)
+        }
+        ("DELETE", [tag]) => {
+            if !current.contains(tag) {
+                return neutron_error(
+                    404,
+                    "TagNotFound",
+                    &format!("Tag {tag} could not be found."),
+                );
+            }
+            current.retain(|t| t != tag);
+            (204, Value::Null)
+        }
+        _ => return not_found(),
+    };
+    item["tags"] = json!(current);
+    nested::bump(item);
+    reply(status, &shown, &[])
+}
+
 /// `POST v2.0/<coll>`, one item or the bulk form `{"<plural>": [...]}`: all made or
-/// none. Items get a `revision_number`; ports get Neutron's defaults and checks.
+/// none (`model.rs` fills in and checks each; nested mode's port checks follow).
 fn create(st: &mut State, coll: &str, body: &Value) -> Answer {
     let Some((key, item)) = body.as_object().and_then(|o| o.iter().next()) else {
         return reply(400, &json!({}), &[]);
     };
     let bulk = item.is_array();
-    let mut items = match item {
+    let items = match item {
         Value::Array(items) => items.clone(),
         item => vec![item.clone()],
     };
-    for item in &mut items {
-        if let Some(fields) = item.as_object_mut() {
-            fields.entry("revision_number").or_insert(json!(1));
-        }
-        if coll == "ports" {
-            nested::port_defaults(item);
-            if let Err(refusal) = nested::check_port(item) {
+    let before = st.items.clone();
+    let mut made = Vec::new();
+    for item in items {
+        let stored = model::create(st, coll, item).and_then(|mut item| {
+            if coll == "ports" {
+                nested::port_defaults(&mut item);
+                nested::check_port(&mut item)?;
+            }
+            Ok(item)
+        });
+        match stored {
+            Ok(item) => {
+                let id = item["id"].as_str().unwrap_or_default().to_string();
+                made.push(id.clone());
+                st.items
+                    .entry(coll.to_string())
+                    .or_default()
+                    .insert(id, item);
+            }
+            Err(refusal) => {
+                st.items = before;
                 return refusal.answer();
             }
         }
     }
-    let table = st.items.entry(coll.to_string()).or_default();
-    for item in &mut items {
-        let id = next_id(Some(table), singular(coll));
-        item["id"] = json!(id);
-        table.insert(id, item.clone());
-    }
+    let mut shown: Vec<Value> = made
+        .iter()
+        .filter_map(|id| st.items.get(coll)?.get(id))
+        .map(|item| present(st, coll, item))
+        .collect();
     let made = if bulk {
-        Value::Array(items)
+        Value::Array(shown)
     } else {
-        items.remove(0)
+        shown.remove(0)
     };
     reply(201, &json!({ key.as_str(): made }), &[])
+}
+
+/// The item as Neutron shows it (`model::present`, `nested::present`).
+fn present(st: &State, coll: &str, item: &Value) -> Value {
+    let mut item = nested::present(st, coll, item);
+    model::present(st, coll, &mut item);
+    item
 }
 
 /// GET, PUT or DELETE `v2.0/<coll>/<id>`. PUT and DELETE honour `If-Match`; a PUT
@@ -417,7 +505,7 @@ fn item_request(
 ) -> Answer {
     let key = singular(coll);
     let Some(item) = st.items.get(coll).and_then(|t| t.get(id)) else {
-        return missing(coll, id);
+        return refusal::missing(coll, id).answer();
     };
     if method != "GET"
         && let Err(refusal) = nested::check_revision(item, if_match)
@@ -425,38 +513,39 @@ fn item_request(
         return refusal.answer();
     }
     match method {
-        "GET" => reply(200, &json!({ key: nested::present(st, coll, item) }), &[]),
-        "DELETE" if coll == "networks" && network_in_use(st, id) => neutron_error(
-            409,
-            "NetworkInUse",
-            &format!(
-                "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
-            ),
-        ),
+        "GET" => reply(200, &json!({ key: present(st, coll, item) }), &[]),
         "DELETE" => {
-            if coll == "ports"
-                && let Err(refusal) = nested::check_port_deletion(st, id)
-            {
+            let refused = model::check_delete(st, coll, id).and_then(|()| {
+                if coll == "ports" {
+                    nested::check_port_deletion(st, id)?;
+                }
+                Ok(())
+            });
+            if let Err(refusal) = refused {
                 return refusal.answer();
             }
             st.items.get_mut(coll).map(|t| t.remove(id));
+            model::after_delete(st, coll, id);
             reply(204, &Value::Null, &[])
         }
         "PUT" => {
-            let mut changed = item.clone();
+            let empty = serde_json::Map::new();
             let update = body.get(key).and_then(Value::as_object);
-            if let (Some(dst), Some(src)) = (changed.as_object_mut(), update) {
-                dst.extend(src.clone());
-            }
-            if coll == "ports"
-                && let Err(refusal) = nested::check_port(&mut changed)
-            {
-                return refusal.answer();
-            }
+            let changed =
+                model::update(st, coll, item, update.unwrap_or(&empty)).and_then(|mut changed| {
+                    if coll == "ports" {
+                        nested::check_port(&mut changed)?;
+                    }
+                    Ok(changed)
+                });
+            let mut changed = match changed {
+                Ok(changed) => changed,
+                Err(refusal) => return refusal.answer(),
+            };
             if changed != *item || update.is_some_and(|u| u.contains_key("allowed_address_pairs")) {
                 nested::bump(&mut changed);
             }
-            let shown = nested::present(st, coll, &changed);
+            let shown = present(st, coll, &changed);
             st.items
                 .get_mut(coll)
                 .map(|t| t.insert(id.to_string(), changed));
@@ -466,15 +555,6 @@ fn item_request(
     }
 }
 
-/// Neutron refuses to delete a network with ports other than its DHCP ports on it.
-fn network_in_use(st: &State, id: &str) -> bool {
-    st.items.get("ports").is_some_and(|ports| {
-        ports
-            .values()
-            .any(|p| p["network_id"] == json!(id) && p["device_owner"] != json!("network:dhcp"))
-    })
-}
-
 fn singular(coll: &str) -> &'static str {
     match coll {
         "ports" => "port",
@@ -482,6 +562,8 @@ fn singular(coll: &str) -> &'static str {
         "subnets" => "subnet",
         "subnetpools" => "subnetpool",
         "security-groups" => "security_group",
+        "security-group-rules" => "security_group_rule",
+        "address-scopes" => "address_scope",
         "trunks" => "trunk",
         _ => "item",
     }
@@ -495,20 +577,20 @@ fn list(addr: SocketAddr, st: &State, coll: &str, params: &[(String, String)]) -
         .iter()
         .find(|(k, _)| k == "marker")
         .map(|(_, v)| v.clone());
+    // Each filter key once, with all its values (Neutron's `key=a&key=b` is any of).
+    let mut filters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in params {
+        if !matches!(
+            k.as_str(),
+            "marker" | "limit" | "fields" | "sort_key" | "sort_dir"
+        ) {
+            filters.entry(k).or_default().push(v);
+        }
+    }
     let matches = |item: &Value| {
-        params.iter().all(|(k, v)| match k.as_str() {
-            "marker" | "limit" | "fields" => true,
-            "tags" => v.split(',').all(|t| {
-                item["tags"]
-                    .as_array()
-                    .is_some_and(|a| a.contains(&json!(t)))
-            }),
-            "mac_address" => item
-                .get(k)
-                .and_then(Value::as_str)
-                .is_some_and(|mac| mac.eq_ignore_ascii_case(v)),
-            _ => item.get(k).and_then(Value::as_str) == Some(v.as_str()),
-        })
+        filters
+            .iter()
+            .all(|(k, values)| model::passes(item, k, values))
     };
     let all: Vec<&Value> = table
         .iter()
@@ -524,7 +606,7 @@ fn list(addr: SocketAddr, st: &State, coll: &str, params: &[(String, String)]) -
         .map(|(_, v)| v.as_str())
         .collect();
     let project = |v: &Value| -> Value {
-        let v = nested::present(st, coll, v);
+        let v = present(st, coll, v);
         if fields.is_empty() {
             return v;
         }

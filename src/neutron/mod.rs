@@ -16,8 +16,10 @@ mod resources;
 mod trunks;
 mod types;
 
-#[cfg(test)]
-pub(crate) mod fake;
+/// An in-process fake Neutron for tests (the crate's, and with the `test-support`
+/// feature the integration tests'); not part of the plugin.
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -188,6 +188,8 @@ async fn bad_password_is_an_api_error_without_the_password() {
 #[tokio::test]
 async fn create_update_tags_round_trip() {
     let fake = Fake::start().await;
+    fake.state()
+        .insert("networks", serde_json::json!({"id": "net"}));
     let client = Client::new(password_options(&fake)).unwrap();
     let body = PortCreate {
         network_id: "net".into(),
@@ -226,7 +228,10 @@ async fn create_update_tags_round_trip() {
         .map(|s| format!("{} {}", s.method, s.path))
         .collect();
     assert!(
-        seen.contains(&"PUT v2.0/ports/port-1/tags/kuryr.net.uuid.lh:ab".to_string()),
+        seen.contains(&format!(
+            "PUT v2.0/ports/{}/tags/kuryr.net.uuid.lh:ab",
+            port.id
+        )),
         "{seen:?}"
     );
     let tagged: Vec<Port> = client.list(&Query::new().tags(&["y"])).await.unwrap();

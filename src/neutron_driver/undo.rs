@@ -166,9 +166,8 @@ mod tests {
         {
             let mut st = fake.state();
             st.no_auth = true;
-            let table = st.items.entry("extensions".into()).or_default();
             for alias in ["subnet_allocation", "standard-attr-tag"] {
-                table.insert(alias.into(), serde_json::json!({ "alias": alias }));
+                st.extensions.insert(alias.into());
             }
         }
         let text = format!(

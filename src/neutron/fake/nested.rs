@@ -9,36 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{Value, json};
 
 use super::State;
+use super::refusal::{Outcome, invalid, not_found, refuse};
 
 /// Neutron's default `max_allowed_address_pair`.
 pub const MAX_ADDRESS_PAIRS: usize = 10;
-
-/// A request Neutron refuses: its status and `NeutronError` type and message.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: u16,
-    pub kind: &'static str,
-    pub message: String,
-}
-
-type Outcome<T> = Result<T, Refusal>;
-
-fn refuse<T>(status: u16, kind: &'static str, message: String) -> Outcome<T> {
-    Err(Refusal {
-        status,
-        kind,
-        message,
-    })
-}
-
-/// Neutron's `InvalidInput`, which wraps the message.
-fn invalid<T>(message: String) -> Outcome<T> {
-    refuse(
-        400,
-        "InvalidInput",
-        format!("Invalid input for operation: {message}."),
-    )
-}
 
 /// The revision `If-Match` requires; other etags are ignored, as Neutron does.
 pub fn if_match(header: Option<&str>) -> Option<u64> {
@@ -150,22 +124,6 @@ fn trunk_of_parent<'a>(st: &'a State, port: &str) -> Option<&'a Value> {
 /// The trunk that carries `port` as a subport.
 fn trunk_of_subport<'a>(st: &'a State, port: &str) -> Option<&'a Value> {
     table(st, "trunks").find(|t| subports(t).iter().any(|s| s["port_id"] == json!(port)))
-}
-
-fn port_not_found<T>(id: &str) -> Outcome<T> {
-    refuse(
-        404,
-        "PortNotFound",
-        format!("Port {id} could not be found."),
-    )
-}
-
-fn trunk_not_found<T>(id: &str) -> Outcome<T> {
-    refuse(
-        404,
-        "TrunkNotFound",
-        format!("Trunk {id} could not be found."),
-    )
 }
 
 fn parent_in_use<T>(port: &str) -> Outcome<T> {
@@ -283,7 +241,7 @@ fn admit(st: &State, trunk: &Value, wanted: &Value) -> Outcome<Vec<Value>> {
             return parent_in_use(port);
         }
         let Some(found) = st.items.get("ports").and_then(|p| p.get(port)) else {
-            return port_not_found(port);
+            return not_found("ports", port);
         };
         let device = found["device_id"].as_str().unwrap_or_default();
         if !device.is_empty() {
@@ -372,7 +330,7 @@ pub fn create_trunk(st: &mut State, spec: &Value) -> Outcome<Value> {
         );
     };
     let Some(port) = st.items.get("ports").and_then(|p| p.get(parent)) else {
-        return port_not_found(parent);
+        return not_found("ports", parent);
     };
     // A bound parent must be bound by the trunk driver's mechanism driver (a tap).
     let bound = port["binding:host_id"]
@@ -390,7 +348,7 @@ pub fn create_trunk(st: &mut State, spec: &Value) -> Outcome<Value> {
         return parent_in_use(parent);
     }
     let mut trunk = spec.clone();
-    trunk["id"] = json!(super::next_id(st.items.get("trunks"), "trunk"));
+    trunk["id"] = json!(st.new_id("trunks"));
     for (key, value) in [
         ("name", json!("")),
         ("description", json!("")),
@@ -413,7 +371,7 @@ pub fn create_trunk(st: &mut State, spec: &Value) -> Outcome<Value> {
 /// (not wrapped in `{"trunk": …}`, status DOWN).
 pub fn change_subports(st: &mut State, id: &str, action: &str, body: &Value) -> Outcome<Value> {
     let Some(mut trunk) = st.items.get("trunks").and_then(|t| t.get(id)).cloned() else {
-        return trunk_not_found(id);
+        return not_found("trunks", id);
     };
     let wanted = &body["sub_ports"];
     let (sub_ports, joined) = if action == "add_subports" {
@@ -439,7 +397,7 @@ pub fn change_subports(st: &mut State, id: &str, action: &str, body: &Value) -> 
 pub fn get_subports(st: &State, id: &str) -> Outcome<Value> {
     match st.items.get("trunks").and_then(|t| t.get(id)) {
         Some(trunk) => Ok(json!({"sub_ports": subports(trunk)})),
-        None => trunk_not_found(id),
+        None => not_found("trunks", id),
     }
 }
 

@@ -13,6 +13,7 @@ async fn rig() -> Fake {
     let fake = Fake::start().await;
     let mut st = fake.state();
     st.no_auth = true;
+    st.insert("networks", json!({"id": "net"}));
     st.insert("ports", vm_port("vm", "net", VM_MAC));
     for (i, device) in [(1, ""), (2, ""), (3, "eid-3")] {
         let id = format!("c{i}");
@@ -28,7 +29,7 @@ async fn rig() -> Fake {
 
 /// `method path` with `body` (none if null) and, if given, `If-Match:
 /// revision_number=<rev>`: the status and the answer.
-async fn call(
+pub(super) async fn call(
     fake: &Fake,
     method: &str,
     path: &str,
@@ -49,20 +50,26 @@ async fn call(
 }
 
 /// The answer to a request that must succeed with `status`.
-async fn ok(fake: &Fake, status: u16, method: &str, path: &str, body: Value) -> Value {
+pub(super) async fn ok(fake: &Fake, status: u16, method: &str, path: &str, body: Value) -> Value {
     let (got, answer) = call(fake, method, path, body, None).await;
     assert_eq!(got, status, "{method} {path}: {answer}");
     answer
 }
 
-async fn get(fake: &Fake, path: &str) -> Value {
+pub(super) async fn get(fake: &Fake, path: &str) -> Value {
     ok(fake, 200, "GET", path, Value::Null).await
 }
 
 /// The status, `NeutronError` type and message a request is refused with.
-type Refused = (u16, String, String);
+pub(super) type Refused = (u16, String, String);
 
-async fn refusal(fake: &Fake, method: &str, path: &str, body: Value, rev: Option<u64>) -> Refused {
+pub(super) async fn refusal(
+    fake: &Fake,
+    method: &str,
+    path: &str,
+    body: Value,
+    rev: Option<u64>,
+) -> Refused {
     let (status, answer) = call(fake, method, path, body, rev).await;
     let text = |key: &str| {
         answer["NeutronError"][key]
@@ -73,7 +80,7 @@ async fn refusal(fake: &Fake, method: &str, path: &str, body: Value, rev: Option
     (status, text("type"), text("message"))
 }
 
-fn refused(status: u16, kind: &str, message: &str) -> Refused {
+pub(super) fn refused(status: u16, kind: &str, message: &str) -> Refused {
     (status, kind.to_string(), message.to_string())
 }
 
