@@ -11,12 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuryr::api::network::{JoinRequest, ProgramExternalConnectivityRequest};
-use kuryr::config::{ProcessEnv, from_ini_str};
 use kuryr::neutron::{
     FixedIpRequest, Kind, Network, NetworkCreate, Port, PortCreate, Query, SecurityGroup, Subnet,
     SubnetCreate, SubnetPool, SubnetPoolCreate,
 };
-use kuryr::neutron_driver::{NeutronDriver, Settings};
 use serde_json::json;
 
 #[path = "support/wire_calls.rs"]
@@ -746,13 +744,7 @@ async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
             .await
             .unwrap();
     }
-    let loaded = from_ini_str(&config_text("", &dir), "test", &ProcessEnv).expect("config");
-    let next = NeutronDriver::new(
-        r.client.clone(),
-        Settings::from_config(&loaded.config),
-        r.binder.clone(),
-    )
-    .expect("journal");
+    let next = driver_at(&r.client, &url(), "", &dir, r.binder.clone());
     settled(&next).await;
     let gone: Result<Port, _> = r.check.get(&port.id).await;
     assert!(gone.unwrap_err().is_not_found(), "the promised delete ran");

@@ -1,7 +1,8 @@
 //! The Neutron backend in-process against a REAL Neutron: a driver with the
 //! recording binder, a separate client for checking, and the calls of a Docker
-//! lifecycle as dockerd sends them. Shared by tests/neutron_real.rs and
-//! tests/neutron_nested.rs.
+//! lifecycle as dockerd sends them. Shared by the live tests (tests/neutron_real.rs,
+//! neutron_nested.rs, neutron_pools.rs); tests/neutron_fake.rs builds its driver
+//! with [`driver_at`] too.
 
 #![allow(dead_code)]
 
@@ -41,12 +42,51 @@ pub struct Rig {
     pub extra: String,
 }
 
+/// kuryr.conf for the rig's Neutron: [`config_text_at`] [`url`].
 pub fn config_text(extra: &str, state_dir: &std::path::Path) -> String {
+    config_text_at(&url(), extra, state_dir)
+}
+
+/// kuryr.conf for the Neutron at `endpoint` (`auth_type = none`), binding host
+/// `kuryr-test-host`, state in `state_dir`, plus the test's own `extra` lines.
+pub fn config_text_at(endpoint: &str, extra: &str, state_dir: &std::path::Path) -> String {
     format!(
-        "[DEFAULT]\nbackend = neutron\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {}\nbinding_host = kuryr-test-host\n{extra}",
+        "[DEFAULT]\nbackend = neutron\nstate_dir = {}\n[neutron]\nauth_type = none\nendpoint = {endpoint}\nbinding_host = kuryr-test-host\n{extra}",
         state_dir.display(),
-        url()
     )
+}
+
+/// A client of the Neutron at `endpoint`, as kuryr.conf configures it.
+pub fn client_at(endpoint: &str) -> Client {
+    let state = std::env::temp_dir();
+    let loaded =
+        from_ini_str(&config_text_at(endpoint, "", &state), "test", &ProcessEnv).expect("config");
+    let options = loaded.config.backend.neutron_client().expect("neutron");
+    Client::new(options.clone()).expect("client")
+}
+
+/// A Neutron backend over `client` (of the Neutron at `endpoint`), configured by
+/// [`config_text_at`]; it opens its journal and resumes what it holds. Also the driver
+/// of the in-process fake's tests (tests/neutron_fake.rs).
+pub fn driver_at(
+    client: &Client,
+    endpoint: &str,
+    extra: &str,
+    state_dir: &std::path::Path,
+    binder: Arc<RecordingBinder>,
+) -> NeutronDriver {
+    let loaded = from_ini_str(
+        &config_text_at(endpoint, extra, state_dir),
+        "test",
+        &ProcessEnv,
+    )
+    .expect("config");
+    NeutronDriver::new(
+        client.clone(),
+        Settings::from_config(&loaded.config),
+        binder,
+    )
+    .expect("journal")
 }
 
 pub async fn rig_with(extra: &str) -> Option<Rig> {
@@ -55,16 +95,8 @@ pub async fn rig_with(extra: &str) -> Option<Rig> {
 
 pub async fn rig_with_binder(extra: &str, binder: RecordingBinder) -> Option<Rig> {
     let state = tempfile::tempdir().expect("state dir");
-    let loaded =
-        from_ini_str(&config_text(extra, state.path()), "test", &ProcessEnv).expect("config");
-    let options = loaded
-        .config
-        .backend
-        .neutron_client()
-        .expect("neutron")
-        .clone();
-    let client = Client::new(options.clone()).expect("client");
-    let check = Client::new(options).expect("client");
+    let client = client_at(&url());
+    let check = client_at(&url());
     if let Err(e) = check.extensions().await {
         if std::env::var("KURYR_SKIP_NEUTRON").as_deref() == Ok("1") {
             eprintln!("skipped: no Neutron at {} ({e})", url());
@@ -77,12 +109,7 @@ pub async fn rig_with_binder(extra: &str, binder: RecordingBinder) -> Option<Rig
         );
     }
     let binder = Arc::new(binder);
-    let driver = NeutronDriver::new(
-        client.clone(),
-        Settings::from_config(&loaded.config),
-        binder.clone(),
-    )
-    .expect("journal");
+    let driver = driver_at(&client, &url(), extra, state.path(), binder.clone());
     driver.probe().await.expect("probe");
     Some(Rig {
         driver,
@@ -117,14 +144,7 @@ impl Rig {
         for file in files {
             std::fs::copy(self.state.path().join(file), dir.join(file)).expect("state file");
         }
-        let loaded =
-            from_ini_str(&config_text(&self.extra, &dir), "test", &ProcessEnv).expect("config");
-        NeutronDriver::new(
-            self.client.clone(),
-            Settings::from_config(&loaded.config),
-            self.binder.clone(),
-        )
-        .expect("journal")
+        driver_at(&self.client, &url(), &self.extra, &dir, self.binder.clone())
     }
 }
 
