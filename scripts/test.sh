@@ -21,10 +21,13 @@
 #           (scripts/keystone-up.sh: Keystone 30 on 127.0.0.1:5000, cold about
 #           1 min), then start the keystone-auth Neutron API on 127.0.0.1:9698
 #           (scripts/neutron-keystone-up.sh, about 5 s)
-#   test    cargo test (all tests; some need root; tests/neutron_real.rs needs
-#           the Neutron, KURYR_SKIP_NEUTRON=1 skips it; tests/keystone_real.rs
-#           needs the Keystone rig, KURYR_SKIP_KEYSTONE=1 skips it). Keystone and
-#           the keystone-auth Neutron stay up for the neutron stage's bootstrap
+#   test    cargo test --features privileged-tests,live-neutron,live-keystone:
+#           the tiers a plain `cargo test` leaves ignored (root: netns, nft, OVS;
+#           the rig's Neutron; the Keystone rig) on top of what runs anywhere.
+#           SKIP_NEUTRON leaves out live-neutron and live-keystone, SKIP_KEYSTONE
+#           live-keystone. With every tier on, a test still ignored (other than
+#           the two tools marked so) fails the stage. Keystone and the
+#           keystone-auth Neutron stay up for the neutron stage's bootstrap
 #           suite and are stopped after that stage (or at exit) if this run
 #           started them.
 #   fuzz    optional: cargo +nightly fuzz, 30 s of each target in fuzz/ (plugin_calls,
@@ -247,21 +250,44 @@ fuzz_stage() {
   done
 }
 
+# The cargo features of the test tiers this run has (Cargo.toml [features]): root
+# always (this script runs as root), the live Neutron and Keystone unless skipped.
+TEST_FEATURES=privileged-tests
+
+# With every tier on, nothing may be left ignored but the tests marked as tools
+# (one run inside another test; a dump for scripts/boundary-compare.py): a new
+# tier that this script does not turn on would otherwise pass unseen.
+TOOLS_IGNORED='^(process::tests::probe_child_environment|dump_bad_requests): test$'
+test_stage() {
+  cargo test --features "$TEST_FEATURES"
+  if [ "$TEST_FEATURES" = privileged-tests,live-neutron,live-keystone ]; then
+    local left
+    left=$(cargo test -q --features "$TEST_FEATURES" -- --ignored --list 2>/dev/null |
+           grep ': test$' | grep -Ev "$TOOLS_IGNORED" || true)
+    if [ -n "$left" ]; then
+      echo "ignored although every tier is on:" >&2
+      echo "$left" >&2
+      return 1
+    fi
+  fi
+}
+
 main() {
   stage deps install_deps
-  if [ "${SKIP_NEUTRON:-0}" = 1 ]; then
-    export KURYR_SKIP_NEUTRON=1
-  else
+  if [ "${SKIP_NEUTRON:-0}" != 1 ]; then
     start_neutron
+    TEST_FEATURES+=,live-neutron
     # scripts/neutron-up.sh loads the trunk plugin: nested VLAN tests must not skip.
     export KURYR_REQUIRE_TRUNK=1
   fi
   # The Keystone rig runs beside a Neutron: SKIP_NEUTRON skips it too.
   if [ "${SKIP_NEUTRON:-0}" = 1 ] || [ "${SKIP_KEYSTONE:-0}" = 1 ] ||
      [ "${KURYR_SKIP_KEYSTONE:-0}" = 1 ]; then
+    # Read by tests/e2e/bootstrap.sh (its section a needs the rig).
     export KURYR_SKIP_KEYSTONE=1
   else
     start_keystone
+    TEST_FEATURES+=,live-keystone
   fi
   stage fmt cargo fmt --check
   stage clippy cargo clippy --all-targets -- -D warnings
@@ -270,7 +296,7 @@ main() {
   stage fuzz-check cargo check --manifest-path fuzz/Cargo.toml --bins
   if [ "${SKIP_NEUTRON:-0}" != 1 ]; then stage neutron-up wait_neutron; fi
   if [ "${KURYR_SKIP_KEYSTONE:-0}" != 1 ]; then stage keystone-up wait_keystone; fi
-  stage test cargo test
+  stage test test_stage
   if [ "${SKIP_FUZZ:-0}" = 1 ]; then
     banner "stage fuzz skipped (SKIP_FUZZ=1)"
   elif ! fuzz_available; then

@@ -2,8 +2,8 @@
 //! the vif_types that need no Open vSwitch ("tap", "bridge", scripts, and the
 //! refused ones): each test runs in its own network namespace (see
 //! `netns/mod.rs`) and checks the result with `ip -d -j`. OVS plugging is in
-//! `binding_ovs.rs`. They need root and fail loudly without it, unless
-//! KURYR_SKIP_PRIVILEGED=1 asks to skip them.
+//! `binding_ovs.rs`. They need root: ignored without `--features
+//! privileged-tests`, and failing loudly without root with it.
 
 mod netns;
 
@@ -65,6 +65,7 @@ fn assert_no_veth(ns: &Ns, port: &str) {
 // ---------------------------------------------------------------- tap
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn tap_bind_makes_the_pair_and_unbind_removes_it() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -88,6 +89,7 @@ fn tap_bind_makes_the_pair_and_unbind_removes_it() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn network_without_mtu_gets_1500_like_kuryr_lib() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -106,6 +108,7 @@ fn network_without_mtu_gets_1500_like_kuryr_lib() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn rebind_reuses_the_pair() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -145,6 +148,7 @@ fn rebind_reuses_the_pair() {
 // ---------------------------------------------------------------- bridge
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn bridge_bind_puts_the_tap_on_the_networks_brq() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -186,6 +190,7 @@ fn bridge_bind_puts_the_tap_on_the_networks_brq() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn an_existing_brq_is_reused_and_brought_up() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -202,6 +207,7 @@ fn an_existing_brq_is_reused_and_brought_up() {
 // ---------------------------------------------------------------- unbind
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn unbind_of_a_missing_pair_is_ok() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -228,6 +234,7 @@ fn unbind_of_a_missing_pair_is_ok() {
 // ---------------------------------------------------------------- refusals and roll-back
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn unpluggable_ports_leave_nothing_behind() {
     in_fresh_ns(|ns| async move {
         let (b, dir) = plain_binder();
@@ -296,6 +303,7 @@ fn unpluggable_ports_leave_nothing_behind() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn a_failed_plug_removes_the_pair_it_made() {
     in_fresh_ns(|ns| async move {
         let (b, _dir) = plain_binder();
@@ -354,6 +362,7 @@ fn take_log(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn script_vif_types_run_the_script_with_kuryr_libs_argv() {
     in_fresh_ns(|ns| async move {
         let dir = tempfile::tempdir().unwrap();
@@ -415,6 +424,7 @@ fn script_vif_types_run_the_script_with_kuryr_libs_argv() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn a_failing_script_reports_its_stderr_and_rolls_back() {
     in_fresh_ns(|ns| async move {
         let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 //! openvswitch module), plugs ports with the binder pointed at that database,
 //! reads the OVSDB records back with ovs-vsctl, and stops both daemons by
 //! their pidfiles at the end, even on panic. A system OVS is never touched.
-//! They fail if Open vSwitch is not installed (package openvswitch-switch),
-//! unless KURYR_SKIP_PRIVILEGED=1 or KURYR_SKIP_OVS=1 asks to skip them.
+//! Ignored without `--features privileged-tests`; with it, they fail without
+//! root or without Open vSwitch (package openvswitch-switch).
 
 mod netns;
 
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use kuryr::binding::{
     BindError, Binder, BindingSettings, HostBinder, Vif, container_ifname, host_ifname,
 };
-use netns::{Ns, NsGuard, is_up, new_ns, privileged, run_in};
+use netns::{Ns, NsGuard, is_up, new_ns, require_root, run_in};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
@@ -42,16 +42,9 @@ fn vif(details: Value) -> Vif {
 
 // ---------------------------------------------------------------- private OVS
 
-/// Whether OVS tests should run: skipped on request, otherwise OVS must be
-/// installed.
-fn ovs_wanted() -> bool {
-    if !privileged() {
-        return false;
-    }
-    if std::env::var("KURYR_SKIP_OVS").as_deref() == Ok("1") {
-        eprintln!("skipped: KURYR_SKIP_OVS=1");
-        return false;
-    }
+/// Fails the test unless it runs as root and Open vSwitch is installed.
+fn require_ovs() {
+    require_root();
     let found = ["ovs-vsctl", "ovsdb-tool", "ovsdb-server", "ovs-vswitchd"]
         .iter()
         .all(|tool| {
@@ -63,9 +56,8 @@ fn ovs_wanted() -> bool {
     assert!(
         found,
         "binding OVS tests need Open vSwitch: apt-get install -y --no-install-recommends \
-         openvswitch-switch (or set KURYR_SKIP_OVS=1 to skip them)"
+         openvswitch-switch"
     );
-    true
 }
 
 /// Owns the temp dir of a private ovsdb-server + ovs-vswitchd running in one
@@ -291,9 +283,7 @@ where
     F: FnOnce(Ns, Ovs) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
-    if !ovs_wanted() {
-        return;
-    }
+    require_ovs();
     let ns: NsGuard = new_ns();
     let (daemons, ovs) = Daemons::start(&ns);
     run_in(&ns, move |ns| body(ns, ovs));
@@ -314,6 +304,10 @@ fn assert_no_veth(ns: &Ns) {
 // ---------------------------------------------------------------- tests
 
 #[test]
+#[cfg_attr(
+    not(feature = "privileged-tests"),
+    ignore = "needs root and Open vSwitch"
+)]
 fn ovs_plug_writes_kuryrs_external_ids_and_unplug_removes_the_port() {
     with_ovs(|ns, ovs| async move {
         let b = HostBinder::new(ovs.settings()).unwrap();
@@ -355,6 +349,10 @@ fn ovs_plug_writes_kuryrs_external_ids_and_unplug_removes_the_port() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "privileged-tests"),
+    ignore = "needs root and Open vSwitch"
+)]
 fn hybrid_plug_puts_the_tap_behind_a_qbr_bridge() {
     with_ovs(|ns, ovs| async move {
         let b = HostBinder::new(ovs.settings()).unwrap();
@@ -403,6 +401,10 @@ fn hybrid_plug_puts_the_tap_behind_a_qbr_bridge() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "privileged-tests"),
+    ignore = "needs root and Open vSwitch"
+)]
 fn ovs_failures_carry_ovs_vsctls_message_and_roll_back() {
     with_ovs(|ns, ovs| async move {
         let before = ns.link_names();

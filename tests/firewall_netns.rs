@@ -6,7 +6,7 @@
 //! listener reports the source address it saw, `busybox ping` whether anything came
 //! back. Each one first shows the traffic the rules must change, so a rule that does
 //! nothing fails the test, and ends by removing every network and finding no kuryr
-//! table left. Root needed; KURYR_SKIP_PRIVILEGED=1 skips them.
+//! table left. Root needed: ignored without `--features privileged-tests`.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -18,7 +18,7 @@ use kuryr::hostnet::{BridgeSpec, HostNet, Netlink, NetworkRules, PortForward, Ve
 use kuryr::model::Protocol;
 
 mod netns;
-use netns::{Ns, NsGuard, join, new_ns, privileged, spawn_in};
+use netns::{Ns, NsGuard, join, new_ns, require_root, spawn_in};
 
 /// The outside host's address, and the host's own on the link to it.
 const OUTSIDE: &str = "192.0.2.2";
@@ -27,15 +27,13 @@ const OUTSIDE6: &str = "2001:db8::2";
 
 /// Runs `body` with a `Netlink` in a fresh "host" namespace that forwards IPv4 and
 /// IPv6, plus `containers` further namespaces and an outside one (always created, the
-/// last of the list). Does nothing when privileged tests are skipped.
+/// last of the list). Root only.
 fn lab<F, Fut>(containers: usize, body: F)
 where
     F: FnOnce(Netlink, Ns, Vec<Ns>, Ns) -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    if !privileged() {
-        return;
-    }
+    require_root();
     let guards: Vec<NsGuard> = (0..containers).map(|_| new_ns()).collect();
     let outside = new_ns();
     let names: Vec<Ns> = guards.iter().map(|g| g.0.clone()).collect();
@@ -214,6 +212,7 @@ fn ip(text: &str) -> Option<IpAddr> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn egress_nat_gives_ipv4_the_host_address_and_routes_ipv6_as_it_is() {
     lab(2, |nl, host, containers, outside| async move {
         let (c, neighbour) = (&containers[0], &containers[1]);
@@ -260,6 +259,7 @@ fn egress_nat_gives_ipv4_the_host_address_and_routes_ipv6_as_it_is() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn an_internal_network_stays_on_its_bridge_even_with_its_own_route() {
     lab(2, |nl, host, containers, outside| async move {
         let (c1, c2) = (&containers[0], &containers[1]);
@@ -310,6 +310,7 @@ fn an_internal_network_stays_on_its_bridge_even_with_its_own_route() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn without_icc_containers_on_one_bridge_cannot_reach_each_other() {
     lab(2, |nl, host, containers, _outside| async move {
         let (c1, c2) = (&containers[0], &containers[1]);
@@ -358,6 +359,7 @@ fn without_icc_containers_on_one_bridge_cannot_reach_each_other() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn bridges_are_isolated_from_each_other() {
     lab(2, |nl, host, containers, _outside| async move {
         let (b, c) = (&containers[0], &containers[1]);
@@ -405,6 +407,7 @@ fn bridges_are_isolated_from_each_other() {
 /// Every kind of rule at once, as one transaction the kernel takes (and then
 /// removes again: `lab` checks).
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn the_whole_ruleset_loads() {
     lab(0, |nl, host, _containers, _outside| async move {
         let networks = [
@@ -443,6 +446,7 @@ fn the_whole_ruleset_loads() {
 /// masqueraded to the bridge address so the reply comes back through the host);
 /// 127.0.0.1 is not served, and without the rule nothing answers.
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn a_published_port_is_reached_from_outside_the_host_and_a_neighbour() {
     lab(2, |nl, host, containers, outside| async move {
         let (c, neighbour) = (&containers[0], &containers[1]);

@@ -3,8 +3,8 @@
 //! its body on a thread that has entered it (so the rtnetlink socket lives
 //! there, never in the host namespace), checks the result with `ip -j`, and
 //! deletes the namespace on the way out, even on panic. They need root
-//! (CAP_SYS_ADMIN + CAP_NET_ADMIN) and fail loudly without it, unless
-//! KURYR_SKIP_PRIVILEGED=1 asks to skip them.
+//! (CAP_SYS_ADMIN + CAP_NET_ADMIN): ignored without `--features privileged-tests`,
+//! and failing loudly without root with it.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -17,10 +17,10 @@ use kuryr::hostnet::{BridgeSpec, HostNet, HostNetError, Netlink, VethSpec};
 // ---------------------------------------------------------------- namespaces
 
 mod netns;
-use netns::{Ns, flags, join, new_ns, privileged, spawn_in};
+use netns::{Ns, flags, join, new_ns, require_root, spawn_in};
 
 /// A fresh namespace with a `Netlink` connected inside it, the body run on a
-/// current-thread runtime there. Does nothing when privileged tests are skipped.
+/// current-thread runtime there (root only).
 fn in_fresh_ns<F, Fut>(body: F)
 where
     F: FnOnce(Netlink, Ns) -> Fut + Send + 'static,
@@ -66,6 +66,7 @@ fn veth(n: u8, bridge: &str) -> VethSpec {
 // ---------------------------------------------------------------- bridges
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn bridge_gets_addresses_mac_mtu_and_comes_up() {
     in_fresh_ns(|nl, ns| async move {
         let spec = bridge("kbrtest", &["10.1.0.1/24", "fd00:1::1/64"], Some(1400));
@@ -94,6 +95,7 @@ fn bridge_gets_addresses_mac_mtu_and_comes_up() {
 /// Review I2: a bridge someone else made (`-o com.docker.network.bridge.name=docker0`)
 /// gets only kuryr's gateway address, and loses only that address again.
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn a_foreign_bridge_keeps_its_mac_mtu_and_addresses() {
     in_fresh_ns(|nl, ns| async move {
         ns.ip(&[
@@ -145,6 +147,7 @@ fn a_foreign_bridge_keeps_its_mac_mtu_and_addresses() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn ensure_bridge_is_idempotent_and_converges() {
     in_fresh_ns(|nl, ns| async move {
         let spec = bridge("kbrtest", &["10.1.0.1/24", "fd00:1::1/64"], Some(1400));
@@ -191,6 +194,7 @@ fn ensure_bridge_is_idempotent_and_converges() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn bridge_keeps_its_mac_and_mtu_when_ports_join() {
     in_fresh_ns(|nl, ns| async move {
         nl.ensure_bridge(&bridge("kbrtest", &["10.1.0.1/24"], Some(1400)))
@@ -211,6 +215,7 @@ fn bridge_keeps_its_mac_and_mtu_when_ports_join() {
 // ---------------------------------------------------------------- veths
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn veth_host_end_on_bridge_and_up_container_end_configured_and_down() {
     in_fresh_ns(|nl, ns| async move {
         nl.ensure_bridge(&bridge("kbrtest", &["10.1.0.1/24"], Some(1450)))
@@ -258,6 +263,7 @@ fn veth_host_end_on_bridge_and_up_container_end_configured_and_down() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn existing_pair_is_reused_and_attached() {
     in_fresh_ns(|nl, ns| async move {
         nl.ensure_bridge(&bridge("kbrtest", &[], None))
@@ -287,6 +293,7 @@ fn existing_pair_is_reused_and_attached() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn failed_create_veth_leaves_no_veth() {
     in_fresh_ns(|nl, ns| async move {
         let before = ns.link_names();
@@ -347,6 +354,7 @@ fn failed_create_veth_leaves_no_veth() {
 /// inside the same RTM_NEWLINK; pin that behaviour (here via iproute2, which
 /// sends the same single request).
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn kernel_unregisters_a_new_veth_whose_master_fails() {
     in_fresh_ns(|_nl, ns| async move {
         // A veth cannot be a master (no ndo_add_slave): EOPNOTSUPP.
@@ -368,6 +376,7 @@ fn kernel_unregisters_a_new_veth_whose_master_fails() {
 // ---------------------------------------------------------------- deletion
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn delete_link_is_idempotent_and_takes_veth_peers() {
     in_fresh_ns(|nl, ns| async move {
         nl.delete_link("kvhmissing").await.unwrap();
@@ -444,10 +453,9 @@ fn exchange(ns: &Ns, from: IpAddr, to: SocketAddr) {
 /// namespaces as dockerd would, talk to each other and to the gateway over v4
 /// and v6: real L2 through the bridge, and the NODAD gateway usable at once.
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn two_endpoints_on_one_bridge_can_talk() {
-    if !privileged() {
-        return;
-    }
+    require_root();
     let (b, c) = (new_ns(), new_ns());
     let (b_ns, c_ns) = (b.0.clone(), c.0.clone());
     in_fresh_ns(move |nl, a| async move {

@@ -6,7 +6,7 @@
 //! region (wrong choices land on a dead port), a token revoked or expired mid-run
 //! (the next call re-authenticates, none fails), and `kuryr serve` running a network
 //! lifecycle at trace level without its password, secret or tokens in its log.
-//! They fail when the rig is not up, unless KURYR_SKIP_KEYSTONE=1 asks to skip.
+//! Ignored without `--features live-keystone`; with it, they fail when the rig is not up.
 //! Every test removes what it made in Neutron and Keystone, also when it fails.
 
 #[path = "support/client.rs"]
@@ -29,7 +29,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use keystone_rig::{
     DEAD_NEUTRON, KURYR_PASSWORD, KURYR_RIG_PASSWORD, Keystone, RIG_DOMAIN, client, epoch_secs,
-    keystone_url, live_neutron, noauth, rig_up,
+    keystone_url, live_neutron, noauth, require_rig,
 };
 use keystone_tap::KeystoneTap;
 use kuryr::neutron::{Client, Kind, Network, NetworkCreate, NeutronError, Query};
@@ -88,10 +88,9 @@ async fn make_network(c: &Client, undo: &Undo) -> Network {
 /// each spelling of the domain (names, ids) gets a token of that domain's project,
 /// and Neutron files what the token creates under that project.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn password_auth_scopes_to_the_named_domains_project() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let ks = Keystone::new();
     let auth_url = format!("{}/v3", keystone_url());
     let default_service = ks.project_id("service", "Default").await;
@@ -187,10 +186,9 @@ async fn password_auth_scopes_to_the_named_domains_project() {
 /// An application credential made through Keystone's API authenticates by id and by
 /// name plus user, scoped to the project it was made in; a wrong secret is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn application_credential_auth_by_id_and_by_name() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let ks = Keystone::new();
     let auth_url = format!("{}/v3", keystone_url());
     let name = unique("appcred");
@@ -257,10 +255,9 @@ async fn application_credential_auth_by_id_and_by_name() {
 /// the right (interface, region) pairs point at the live Neutron, every other one at
 /// a dead port (scripts/keystone/seed.py), so a client that ignores either key fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn the_catalog_endpoint_follows_interface_and_region() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let auth_url = format!("{}/v3", keystone_url());
     let live = live_neutron();
     let cases = [
@@ -319,10 +316,9 @@ async fn tapped_client() -> (KeystoneTap, Client) {
 /// Revoked between two calls, the token is refused by Neutron; the next call
 /// re-authenticates once and succeeds. Concurrent callers share one re-auth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn a_token_revoked_mid_run_is_replaced_without_a_failed_call() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let ks = Keystone::new();
     let (tap, c) = tapped_client().await;
     let undo = Undo::new();
@@ -362,10 +358,9 @@ async fn a_token_revoked_mid_run_is_replaced_without_a_failed_call() {
 /// A token that expires between two calls: the next call re-authenticates and
 /// succeeds. Bounded by the rig's token lifetime (40 s; refused above 90 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn an_expired_token_is_replaced_without_a_failed_call() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let ks = Keystone::new();
     let (tap, c) = tapped_client().await;
     let listed = c
@@ -416,17 +411,11 @@ async fn an_expired_token_is_replaced_without_a_failed_call() {
 // ---------------------------------------------------------------- kuryr serve
 
 /// CreateEndpoint plugs a veth pair into the host: root only.
-fn privileged() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("KURYR_SKIP_PRIVILEGED").as_deref() == Ok("1") {
-        eprintln!("skipped: kuryr serve's CreateEndpoint needs root");
-        return false;
-    }
-    panic!(
-        "kuryr serve's CreateEndpoint needs root (it makes a veth pair); run as root \
-         or set KURYR_SKIP_PRIVILEGED=1 to skip"
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "kuryr serve's CreateEndpoint needs root (it makes a veth pair): run \
+         `cargo test --features live-keystone,privileged-tests` as root"
     );
 }
 
@@ -539,10 +528,13 @@ async fn purge(n: Names) {
 /// its stderr (and stdout, and state directory) holds neither the password, nor
 /// the secret, nor any of its tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(feature = "live-keystone", feature = "privileged-tests")),
+    ignore = "needs the Keystone rig and root"
+)]
 async fn serve_with_keystone_auth_runs_a_lifecycle_and_logs_no_secret() {
-    if !rig_up().await || !privileged() {
-        return;
-    }
+    require_rig().await;
+    require_root();
     let ks = Keystone::new();
     let (cred_id, secret) = ks.create_app_credential(&unique("serve")).await;
     let undo = Undo::new();
@@ -672,10 +664,9 @@ fn kuryr_with_env(env: &[(&str, String)]) -> Command {
 /// creates and deletes a subnet pool through the keystone-auth Neutron, with the
 /// password in neither output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "live-keystone"), ignore = "needs the Keystone rig")]
 async fn the_os_environment_alone_configures_check_config_and_serve() {
-    if !rig_up().await {
-        return;
-    }
+    require_rig().await;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("kuryr.sock");
     let config = dir.path().join("kuryr.conf");

@@ -3,9 +3,9 @@
 //! veth end `eth0` standing in for the VM's NIC (this kernel has no dummy
 //! module), and checks the result with `ip -d -j`. VLAN mode is checked
 //! against what this kernel can do: `ip` is asked first, and the binder must
-//! agree (made the link, or named the missing 8021q module). They need root
-//! and fail loudly without it, unless KURYR_SKIP_PRIVILEGED=1 asks to skip
-//! them.
+//! agree (made the link, or named the missing 8021q module). They need root:
+//! ignored without `--features privileged-tests`, and failing loudly without
+//! root with it.
 
 mod netns;
 
@@ -47,6 +47,7 @@ fn nic_and_binder(ns: &Ns, mode: NestedMode) -> NestedBinder {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn macvlan_child_is_made_reused_and_removed() {
     in_fresh_ns(|ns| async move {
         let b = nic_and_binder(&ns, NestedMode::Macvlan);
@@ -84,6 +85,7 @@ fn macvlan_child_is_made_reused_and_removed() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn a_network_mtu_above_the_nics_is_refused_and_nothing_is_made() {
     in_fresh_ns(|ns| async move {
         let b = nic_and_binder(&ns, NestedMode::Macvlan);
@@ -99,6 +101,7 @@ fn a_network_mtu_above_the_nics_is_refused_and_nothing_is_made() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn links_that_are_not_the_ports_child_are_refused_and_kept() {
     in_fresh_ns(|ns| async move {
         let b = nic_and_binder(&ns, NestedMode::Macvlan);
@@ -156,6 +159,7 @@ fn kernel_has_vlan(ns: &Ns) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(feature = "privileged-tests"), ignore = "needs root")]
 fn vlan_child_is_made_or_the_missing_8021q_module_is_named() {
     in_fresh_ns(|ns| async move {
         let b = nic_and_binder(&ns, NestedMode::Vlan);

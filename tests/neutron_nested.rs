@@ -3,8 +3,8 @@
 //! from its allowed-address pairs (macvlan), and container ports made subports of its
 //! trunk (VLAN, when Neutron has the `trunk` extension). The host side is the
 //! recording binder's; tests/e2e/docker-nested.sh runs the real one under dockerd.
-//! Like tests/neutron_real.rs, these fail when Neutron does not answer unless
-//! KURYR_SKIP_NEUTRON=1 asks to skip.
+//! Like tests/neutron_real.rs, ignored without `--features live-neutron`; with it,
+//! they fail when Neutron does not answer.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -107,7 +107,7 @@ impl Vm {
 }
 
 /// A nested-mode driver whose "link_iface" has the VM port's MAC.
-async fn nested_rig(vm: &Vm, conf: &str) -> Option<Rig> {
+async fn nested_rig(vm: &Vm, conf: &str) -> Rig {
     rig_with_binder(conf, RecordingBinder::nested(&vm.port.mac_address)).await
 }
 
@@ -154,15 +154,11 @@ fn pair(ip: IpAddr, mac: &str) -> (String, String) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn macvlan_endpoints_are_pairs_of_the_vm_port_and_nothing_else_moves() {
-    let check = match rig().await {
-        Some(r) => r.check,
-        None => return,
-    };
+    let check = rig().await.check;
     let vm = vm(&check, 60).await;
-    let Some(r) = nested_rig(&vm, MACVLAN).await else {
-        return;
-    };
+    let r = nested_rig(&vm, MACVLAN).await;
     let d = &r.driver;
     let (nid, pool_id) = network(d, 61).await;
     let (e1, ip1) = endpoint(d, &nid, &pool_id, 61, 1).await.unwrap();
@@ -232,15 +228,11 @@ async fn macvlan_endpoints_are_pairs_of_the_vm_port_and_nothing_else_moves() {
 /// containers fit; the tenth fails with an error naming the limit, and once dockerd
 /// releases its address nothing of it is left.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn the_pair_limit_is_a_clear_error_and_leaves_nothing() {
-    let check = match rig().await {
-        Some(r) => r.check,
-        None => return,
-    };
+    let check = rig().await.check;
     let vm = vm(&check, 62).await;
-    let Some(r) = nested_rig(&vm, MACVLAN).await else {
-        return;
-    };
+    let r = nested_rig(&vm, MACVLAN).await;
     let d = Arc::new(r.driver);
     let (nid, pool_id) = network(&d, 63).await;
     // Nine at once: concurrent endpoints must not lose each other's pairs.
@@ -286,15 +278,11 @@ async fn the_pair_limit_is_a_clear_error_and_leaves_nothing() {
 /// Someone else changes the VM port between kuryr's read and its write: the write
 /// is refused (If-Match), kuryr reads again, and both changes stay.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_change_by_someone_else_is_read_again_not_overwritten() {
-    let check = match rig().await {
-        Some(r) => r.check,
-        None => return,
-    };
+    let check = rig().await.check;
     let vm = vm(&check, 64).await;
-    let Some(r) = nested_rig(&vm, MACVLAN).await else {
-        return;
-    };
+    let r = nested_rig(&vm, MACVLAN).await;
     let d = &r.driver;
     let (nid, pool_id) = network(d, 65).await;
     let (e1, ip1) = endpoint(d, &nid, &pool_id, 65, 1).await.unwrap();
@@ -405,19 +393,15 @@ fn first_choice(port_id: &str) -> u32 {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn vlan_endpoints_are_trunk_subports_with_unique_ids_and_go_after_a_restart() {
-    let check = match rig().await {
-        Some(r) => r.check,
-        None => return,
-    };
+    let check = rig().await.check;
     if !has_trunks(&check).await {
         return;
     }
     let vm = vm(&check, 66).await;
     let trunk = make_trunk(&vm.port.id).await;
-    let Some(mut r) = nested_rig(&vm, VLAN).await else {
-        return;
-    };
+    let mut r = nested_rig(&vm, VLAN).await;
     let d2 = r.restarted();
     let d = Arc::new(std::mem::replace(&mut r.driver, d2));
     let (nid, pool_id) = network(&d, 67).await;
@@ -462,19 +446,15 @@ async fn vlan_endpoints_are_trunk_subports_with_unique_ids_and_go_after_a_restar
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_vlan_id_taken_meanwhile_is_retried_with_another() {
-    let check = match rig().await {
-        Some(r) => r.check,
-        None => return,
-    };
+    let check = rig().await.check;
     if !has_trunks(&check).await {
         return;
     }
     let vm = vm(&check, 68).await;
     let trunk = make_trunk(&vm.port.id).await;
-    let Some(r) = nested_rig(&vm, VLAN).await else {
-        return;
-    };
+    let r = nested_rig(&vm, VLAN).await;
     let d = &r.driver;
     let (nid, pool_id) = network(d, 69).await;
     let (e1, ip1) = endpoint(d, &nid, &pool_id, 69, 1).await.unwrap();

@@ -2,7 +2,7 @@
 //! noauth, on 127.0.0.1:9696 or $KURYR_NEUTRON_URL). The driver runs in-process with the
 //! recording binder, so these check the mapping: what exists in Neutron after each call,
 //! names and tags, request counts, restarts with an empty cache, rollback and races.
-//! They fail when Neutron does not answer, unless KURYR_SKIP_NEUTRON=1 asks to skip.
+//! Ignored without `--features live-neutron`; with it, they fail when Neutron does not answer.
 //! Every test uses its own CIDRs and ids and removes what it made.
 
 use std::collections::BTreeMap;
@@ -28,8 +28,9 @@ use neutron_rig::*;
 /// The lifecycle in dockerd's order (spec §5 / scripts/kuryr-lifecycle.sh), checking
 /// Neutron after the interesting steps and counting requests.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn lifecycle_in_dockerd_order_within_the_request_budget() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, eid, pool) = (docker_id(), docker_id(), cidr(1));
     let gw = pool.replace(".0/24", ".1");
@@ -161,8 +162,9 @@ async fn lifecycle_in_dockerd_order_within_the_request_budget() {
 /// A restart between CreateEndpoint and teardown: the fresh driver finds everything
 /// by names and tags and leaves nothing behind.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn teardown_after_a_restart_finds_everything_by_tags() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let (nid, eid, pool) = (docker_id(), docker_id(), cidr(2));
     let d = &r.driver;
     let p = d
@@ -209,8 +211,9 @@ async fn teardown_after_a_restart_finds_everything_by_tags() {
 
 /// Dual stack, IPv6 without a gateway (B5): one port with both addresses, tagged (B2).
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn dual_stack_endpoint_is_one_tagged_port() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, eid) = (docker_id(), docker_id());
     let (v4, v6) = (
@@ -302,11 +305,10 @@ async fn dual_stack_endpoint_is_one_tagged_port() {
 
 /// No --subnet (B4): CIDRs carved from the default pool, which is never deleted.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn networks_without_subnet_carve_the_default_pool() {
     let name = format!("kuryr-test-default-{}", std::process::id());
-    let Some(r) = rig_with(&format!("default_subnetpool_v4 = {name}\n")).await else {
-        return;
-    };
+    let r = rig_with(&format!("default_subnetpool_v4 = {name}\n")).await;
     let prefix = format!("10.{}.128.0/20", 150 + std::process::id() % 50);
     let sp: SubnetPool = r
         .check
@@ -363,8 +365,9 @@ async fn networks_without_subnet_carve_the_default_pool() {
 /// A user's network, subnet and port (-o neutron.net.name): adopted and tagged, the
 /// port reset (not deleted) on release, the network kept on delete (B6).
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn user_network_and_port_are_adopted_and_given_back() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let c = &r.check;
     let tag = docker_id();
     let name = format!("user-net-{}", &tag[20..32]);
@@ -463,8 +466,9 @@ async fn user_network_and_port_are_adopted_and_given_back() {
 
 /// B11: an address held by a port bound to something else is refused, not hijacked.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_bound_user_port_is_never_hijacked() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, pool) = (docker_id(), cidr(6));
     let p = d
@@ -503,8 +507,9 @@ async fn a_bound_user_port_is_never_hijacked() {
 
 /// Exposed ports become a security group on the endpoint's port (B3), and go away.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn exposed_ports_map_to_a_security_group() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let ((nid, pool_id), eid) = (network(d, 7).await, docker_id());
     let a = d
@@ -571,8 +576,9 @@ async fn exposed_ports_map_to_a_security_group() {
 
 /// B9: a failed plug puts the port back as RequestAddress left it; a retry works.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_failed_plug_rolls_the_port_back() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let ((nid, pool_id), eid) = (network(d, 8).await, docker_id());
     let a = d
@@ -608,8 +614,9 @@ async fn a_failed_plug_rolls_the_port_back() {
 
 /// Address spaces map to address scopes: pools of one space cannot overlap.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn address_spaces_are_address_scopes() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let space = format!("space-{}", &docker_id()[..12]);
     let wide = format!("10.{}.64.0/18", 150 + std::process::id() % 50);
@@ -641,8 +648,9 @@ async fn address_spaces_are_address_scopes() {
 
 /// B13: concurrent RequestPool calls for one CIDR make one subnet pool.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn concurrent_pool_requests_make_one_pool() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = Arc::new(r.driver);
     let pool = cidr(9);
     let mut tasks = Vec::new();
@@ -677,8 +685,9 @@ async fn concurrent_pool_requests_make_one_pool() {
 /// the background when the address is requested again; the request waits for that
 /// delete instead of failing on the taken address.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_static_address_released_and_requested_again_waits_for_its_delete() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, p) = network(d, 12).await;
     let ip = cidr(12).replace(".0/24", ".77");
@@ -703,8 +712,9 @@ async fn a_static_address_released_and_requested_again_waits_for_its_delete() {
 /// kuryrPool is still being deleted when the new one is requested; RequestPool waits
 /// for it and makes a fresh pool rather than adopting one about to vanish.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn the_same_subnet_right_after_network_rm_gets_a_live_pool() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, old) = network(d, 13).await;
     answer_release_and_delete(d, &nid, &old).await;
@@ -720,8 +730,9 @@ async fn the_same_subnet_right_after_network_rm_gets_a_live_pool() {
 /// Deletes promised to Docker survive a crash: a journal left with a pending port
 /// delete is replayed when the next driver starts on the same `state_dir`.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let (nid, p) = network(&r.driver, 14).await;
     let net = networks_tagged(&r.check, &nid).await.remove(0);
     let port: Port = r
@@ -756,8 +767,9 @@ async fn deletes_left_in_the_journal_by_a_crash_run_at_the_next_start() {
 /// kept, as kuryr-libnetwork's refused delete keeps it, and not retried behind the
 /// user's back; the deletes are done, and nothing is reported as failing.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn a_network_others_still_use_is_kept() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, p) = network(d, 15).await;
     let net = networks_tagged(&r.check, &nid).await.remove(0);
@@ -788,8 +800,9 @@ async fn a_network_others_still_use_is_kept() {
 /// port (released by ReleaseAddress just before), the network, its subnet and the
 /// pool Docker released.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn after_network_rm_answers_neutron_is_clean() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let ((nid, pool_id), eid) = (network(d, 16).await, docker_id());
     let a = d
@@ -851,8 +864,9 @@ fn raw(path: &str) -> serde_json::Value {
 /// address that a DHCP port or a VM's port holds. CreateEndpoint refuses with a
 /// client error naming the port, and the port is exactly as it was.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn create_endpoint_never_takes_over_a_port_bound_elsewhere() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let (nid, pool_id) = network(d, 17).await;
     let net = networks_tagged(&r.check, &nid).await.remove(0);
@@ -907,8 +921,9 @@ async fn create_endpoint_never_takes_over_a_port_bound_elsewhere() {
 /// the container) leaves exactly one `<port>-exposed_ports` group, attached once,
 /// with the rules of the last call; Revoke then leaves none.
 #[tokio::test]
+#[cfg_attr(not(feature = "live-neutron"), ignore = "needs a live Neutron")]
 async fn program_external_connectivity_twice_keeps_one_group() {
-    let Some(r) = rig().await else { return };
+    let r = rig().await;
     let d = &r.driver;
     let ((nid, pool_id), eid) = (network(d, 18).await, docker_id());
     let a = d

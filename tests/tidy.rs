@@ -1,7 +1,8 @@
 //! Keeps the architecture's written rules true: every source file opens with a `//!`
 //! doc, the `ipam` core imports nothing that does I/O, only `process` spawns child
-//! programs, only `metrics` knows Prometheus, and only `config` reads options and the
-//! environment.
+//! programs, only `metrics` knows Prometheus, only `config` reads options and the
+//! environment, the fake Neutron stays out of plugin builds, and no test skips on an
+//! environment variable.
 
 use std::path::{Path, PathBuf};
 
@@ -325,5 +326,49 @@ fn only_config_reads_options_and_the_environment() {
                 path.display()
             );
         }
+    }
+}
+
+/// The fake Neutron is compiled for tests only: the crate's unit tests, or the
+/// `test-support` feature, which no default and no plugin build turns on.
+#[test]
+fn the_fake_neutron_is_never_in_a_plugin_build() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let module = std::fs::read_to_string(src().join("neutron/mod.rs")).unwrap();
+    let declared = module
+        .lines()
+        .position(|l| l.trim() == "pub mod fake;")
+        .expect("neutron declares its fake");
+    let gate = module.lines().take(declared).last().unwrap_or_default();
+    assert_eq!(
+        gate.trim(),
+        r#"#[cfg(any(test, feature = "test-support"))]"#
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let defaults = manifest.lines().find(|l| l.starts_with("default ="));
+    assert!(
+        defaults.is_none_or(|d| !d.contains("test-support")),
+        "test-support is a default feature: {defaults:?}"
+    );
+}
+
+/// A plain `cargo test` needs no variable to pass: a test that needs root or a service
+/// is ignored without its feature (`privileged-tests`, `live-neutron`,
+/// `live-keystone`), and fails loudly with it, rather than skipping on a variable.
+#[test]
+fn no_test_skips_on_a_variable() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
+        &mut files,
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Spelled in two halves so that this file does not find itself.
+        assert!(
+            !text.contains(concat!("KURYR_", "SKIP_")),
+            "{} skips on a variable",
+            path.display()
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! `binding_netns.rs`, `binding_ovs.rs`, `nested_netns.rs`): each test gets its own
 //! network namespace (`ip netns add kuryr-b-<pid>-<n>`), runs its body on a thread
 //! that has entered it (so rtnetlink sockets and child processes live there, never in
-//! the host namespace), and deletes it on the way out, even on panic. Without
-//! root they fail loudly, unless KURYR_SKIP_PRIVILEGED=1 asks to skip them.
+//! the host namespace), and deletes it on the way out, even on panic. Those tests
+//! are ignored without `--features privileged-tests`; with it, they fail loudly
+//! without root.
 
 #![allow(dead_code)]
 
@@ -40,9 +41,8 @@ impl std::ops::Deref for NsGuard {
 
 static NEXT_NS: AtomicUsize = AtomicUsize::new(0);
 
-/// Not root and not asked to skip: fail with a message saying what to do.
-/// Returns false when the test should be skipped.
-pub fn privileged() -> bool {
+/// Fails the test, saying what to do, unless it runs as root.
+pub fn require_root() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     // "Uid:\t<real>\t<effective>\t<saved>\t<fs>"
     let euid = status
@@ -50,16 +50,11 @@ pub fn privileged() -> bool {
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|ids| ids.split_whitespace().nth(1))
         .map(str::to_owned);
-    if euid.as_deref() == Some("0") {
-        return true;
-    }
-    if std::env::var("KURYR_SKIP_PRIVILEGED").as_deref() == Ok("1") {
-        eprintln!("skipped: binding netns tests need root");
-        return false;
-    }
-    panic!(
-        "binding netns tests need root (effective uid {}): run `cargo test` as root, \
-         or set KURYR_SKIP_PRIVILEGED=1 to skip them",
+    assert_eq!(
+        euid.as_deref(),
+        Some("0"),
+        "the privileged tests need root: run `cargo test --features privileged-tests` \
+         as root (effective uid {})",
         euid.as_deref().unwrap_or("unknown")
     );
 }
@@ -120,15 +115,13 @@ where
     }));
 }
 
-/// A fresh namespace for `body`; does nothing when privileged tests are skipped.
+/// A fresh namespace for `body` (root only).
 pub fn in_fresh_ns<F, Fut>(body: F)
 where
     F: FnOnce(Ns) -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    if !privileged() {
-        return;
-    }
+    require_root();
     let guard = new_ns();
     run_in(&guard, body);
     drop(guard);

@@ -1,8 +1,7 @@
 //! The test rig's Keystone (scripts/keystone-up.sh) and its keystone-auth Neutron
 //! (scripts/neutron-keystone-up.sh): where they are, the credentials the scripts
 //! make, admin calls on Keystone's API (tokens, ids, revocation, application
-//! credentials), and the check that the rig is up, which fails with what to run
-//! unless KURYR_SKIP_KEYSTONE=1.
+//! credentials), and the check that the rig is up, which fails with what to run.
 
 #![allow(dead_code)]
 
@@ -276,20 +275,14 @@ async fn rig_problem() -> Result<(), String> {
     Ok(())
 }
 
-/// `true` when the rig is up; `false` (skip) when it is not and KURYR_SKIP_KEYSTONE=1;
-/// otherwise a panic naming what is missing and what to run.
-pub async fn rig_up() -> bool {
-    let Err(problem) = rig_problem().await else {
-        return true;
-    };
-    if std::env::var("KURYR_SKIP_KEYSTONE").as_deref() == Ok("1") {
-        eprintln!("skipped: {problem}");
-        return false;
+/// Fails the test, naming what is missing and what to run, unless the rig is up.
+pub async fn require_rig() {
+    if let Err(problem) = rig_problem().await {
+        panic!(
+            "{problem}. Start the rig with `bash scripts/neutron-up.sh && bash scripts/keystone-up.sh \
+             && bash scripts/neutron-keystone-up.sh`"
+        );
     }
-    panic!(
-        "{problem}. Start the rig with `bash scripts/neutron-up.sh && bash scripts/keystone-up.sh \
-         && bash scripts/neutron-keystone-up.sh`, or set KURYR_SKIP_KEYSTONE=1 to skip"
-    );
 }
 
 /// Seconds since the epoch of Keystone's `2026-12-03T12:18:29.000000Z`.
