@@ -103,6 +103,36 @@ impl World {
         assert_eq!(left.pending, 0, "deletes pending: {:?}", left.errors);
     }
 
+    /// Neutron holds none of the networks, subnets, pools and ports kuryr made.
+    fn assert_clean(&self) {
+        for coll in ["networks", "subnets", "subnetpools", "ports"] {
+            assert!(
+                self.items(coll).is_empty(),
+                "{coll}: {:#?}",
+                self.items(coll)
+            );
+        }
+    }
+
+    /// `docker network rm` of NET: dockerd releases its pools, then deletes it.
+    async fn network_rm(&self, pool_ids: &[String]) {
+        for pool_id in pool_ids {
+            ok(
+                &self.router,
+                "/IpamDriver.ReleasePool",
+                json!({"PoolID": pool_id}),
+            )
+            .await;
+        }
+        ok(
+            &self.router,
+            "/NetworkDriver.DeleteNetwork",
+            json!({"NetworkID": NET}),
+        )
+        .await;
+        self.settle(&self.driver).await;
+    }
+
     /// Requests Neutron saw, as `METHOD path?query`.
     fn seen(&self) -> Vec<String> {
         let st = self.fake.state();
@@ -300,9 +330,7 @@ async fn dockerds_smoke_run_in_order() {
     dockerd
         .replay(&segment(SMOKE, "network rm smokenet2 smokenet"))
         .await;
-    for coll in ["networks", "subnets", "subnetpools", "ports"] {
-        assert!(w.items(coll).is_empty(), "{coll}: {:#?}", w.items(coll));
-    }
+    w.assert_clean();
     let calls = plugged(&w.binder);
     let binds = calls.iter().filter(|c| c.0 == BindOp::Bind).count();
     assert_eq!(binds, 5, "{calls:#?}");
@@ -322,9 +350,7 @@ async fn one_lifecycle_costs_11_neutron_requests() {
     w.settle(&w.driver).await;
     let seen = w.seen();
     assert_eq!(seen.len() - before, 11, "{:#?}", &seen[before..]);
-    for coll in ["networks", "subnets", "subnetpools", "ports"] {
-        assert!(w.items(coll).is_empty(), "{coll}: {:#?}", w.items(coll));
-    }
+    w.assert_clean();
 }
 
 /// The plugin restarts while a container runs: a new driver with an empty cache finds
@@ -378,9 +404,7 @@ async fn a_restart_with_an_empty_cache_finds_everything_by_tags() {
         )],
         "the restarted plugin unplugs what the first one plugged"
     );
-    for coll in ["networks", "subnets", "subnetpools", "ports"] {
-        assert!(w.items(coll).is_empty(), "{coll}: {:#?}", w.items(coll));
-    }
+    w.assert_clean();
 }
 
 const NET: &str = support::NET;
@@ -481,29 +505,42 @@ async fn an_unknown_network_or_endpoint_is_named_or_already_gone() {
     assert!(w.items("ports").is_empty());
 }
 
-/// A network with a pool, made the way dockerd makes it; its PoolID.
-async fn network_on(w: &World, cidr: &str) -> String {
-    let pool = ok(
-        &w.router,
-        "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "no_address_space", "Pool": cidr, "SubPool": "", "Options": {}, "V6": false}),
-    )
-    .await;
-    let pool_id = pool["PoolID"].as_str().expect("a PoolID").to_string();
-    let gateway = ok(
-        &w.router,
-        "/IpamDriver.RequestAddress",
-        json!({"PoolID": pool_id, "Address": "", "Options": {"RequestAddressType": "com.docker.network.gateway"}}),
-    )
-    .await;
+/// Network NET with a pool per CIDR (IPv4 or IPv6), made the way dockerd makes it:
+/// their PoolIDs.
+async fn network_on(w: &World, cidrs: &[&str]) -> Vec<String> {
+    let mut pool_ids = Vec::new();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for cidr in cidrs {
+        let is_v6 = cidr.contains(':');
+        let pool = ok(
+            &w.router,
+            "/IpamDriver.RequestPool",
+            json!({"AddressSpace": "no_address_space", "Pool": cidr, "SubPool": "", "Options": {}, "V6": is_v6}),
+        )
+        .await;
+        let pool_id = pool["PoolID"].as_str().expect("a PoolID").to_string();
+        let gateway = ok(
+            &w.router,
+            "/IpamDriver.RequestAddress",
+            json!({"PoolID": pool_id, "Address": "", "Options": {"RequestAddressType": "com.docker.network.gateway"}}),
+        )
+        .await;
+        let data = json!({"AddressSpace": "no_address_space", "Pool": cidr, "Gateway": gateway["Address"]});
+        if is_v6 {
+            v6.push(data)
+        } else {
+            v4.push(data)
+        }
+        pool_ids.push(pool_id);
+    }
     ok(
         &w.router,
         "/NetworkDriver.CreateNetwork",
-        json!({"NetworkID": NET, "Options": {}, "IPv6Data": [],
-               "IPv4Data": [{"AddressSpace": "no_address_space", "Pool": cidr, "Gateway": gateway["Address"]}]}),
+        json!({"NetworkID": NET, "Options": {"com.docker.network.enable_ipv6": !v6.is_empty()},
+               "IPv4Data": v4, "IPv6Data": v6}),
     )
     .await;
-    pool_id
+    pool_ids
 }
 
 /// A VM's port on kuryr's network, bound to another host.
@@ -531,7 +568,10 @@ fn address(pool_id: &str, ip: &str, mac: &str) -> Value {
 #[tokio::test]
 async fn neutron_refusals_reach_docker_as_a_clear_err() {
     let w = World::new().await;
-    let pool_id = network_on(&w, "10.99.0.0/24").await;
+    let [pool_id] = network_on(&w, &["10.99.0.0/24"])
+        .await
+        .try_into()
+        .expect("one pool");
     let vm = vm_port(&w, "10.99.0.9", "fa:16:3e:00:00:99");
     let ports_before = w.items("ports");
     for body in [
@@ -601,22 +641,10 @@ async fn neutron_refusals_reach_docker_as_a_clear_err() {
 #[tokio::test]
 async fn a_network_a_vm_still_uses_is_kept() {
     let w = World::new().await;
-    let pool_id = network_on(&w, "10.99.0.0/24").await;
+    let pools = network_on(&w, &["10.99.0.0/24"]).await;
     let vm = vm_port(&w, "10.99.0.9", "fa:16:3e:00:00:99");
     let network = w.the("networks", NET);
-    ok(
-        &w.router,
-        "/IpamDriver.ReleasePool",
-        json!({"PoolID": pool_id}),
-    )
-    .await;
-    ok(
-        &w.router,
-        "/NetworkDriver.DeleteNetwork",
-        json!({"NetworkID": NET}),
-    )
-    .await;
-    w.settle(&w.driver).await;
+    w.network_rm(&pools).await;
     let deletes: Vec<String> = w
         .seen()
         .into_iter()
@@ -627,7 +655,7 @@ async fn a_network_a_vm_still_uses_is_kept() {
         deletes,
         [
             format!("DELETE v2.0/networks/{}", id(&network)),
-            format!("DELETE v2.0/subnetpools/{pool_id}"),
+            format!("DELETE v2.0/subnetpools/{}", pools[0]),
         ],
         "each tried once"
     );
@@ -635,4 +663,59 @@ async fn a_network_a_vm_still_uses_is_kept() {
     assert_eq!(w.items("subnets").len(), 1, "kept");
     assert_eq!(w.items("subnetpools").len(), 1, "kept");
     assert_eq!(w.items("ports"), [vm]);
+}
+
+/// Dual stack (B2): dockerd asks an address per family with one MAC, and the endpoint
+/// becomes one port holding both, bound and plugged once; its gateways come from
+/// the subnets, and everything goes with the network.
+#[tokio::test]
+async fn a_dual_stack_endpoint_is_one_port() {
+    let w = World::new().await;
+    let pools = network_on(&w, &["10.99.0.0/24", "fd99:1::/64"]).await;
+    let subnets = w.items("subnets");
+    let gateways: Vec<&Value> = subnets.iter().map(|s| &s["gateway_ip"]).collect();
+    assert_eq!(gateways, [&json!("10.99.0.1"), &json!("fd99:1::1")]);
+    let mac = Dockerd::mac(1);
+    let mut addresses = Vec::new();
+    for pool_id in &pools {
+        let reply = ok(
+            &w.router,
+            "/IpamDriver.RequestAddress",
+            address(pool_id, "", &mac),
+        )
+        .await;
+        addresses.push(reply["Address"].as_str().expect("an address").to_string());
+    }
+    assert_eq!(addresses, ["10.99.0.2/24", "fd99:1::2/64"]);
+    let endpoint = json!({"NetworkID": NET, "EndpointID": EP});
+    let mut create = endpoint.clone();
+    create["Interface"] =
+        json!({"Address": addresses[0], "AddressIPv6": addresses[1], "MacAddress": mac});
+    create["Options"] = json!({});
+    ok(&w.router, "/NetworkDriver.CreateEndpoint", create).await;
+    let port = w.the("ports", EP);
+    assert_eq!(ips(&port), ["10.99.0.2", "fd99:1::2"]);
+    assert_eq!(w.items("ports").len(), 1, "the other family's port went");
+    assert_eq!(w.binder.bound().len(), 1);
+    let mut join = endpoint.clone();
+    join["SandboxKey"] = json!("/run/docker/netns/x");
+    join["Options"] = json!({});
+    let joined = ok(&w.router, "/NetworkDriver.Join", join).await;
+    assert_eq!(
+        (&joined["Gateway"], &joined["GatewayIPv6"]),
+        (&json!("10.99.0.1"), &json!("fd99:1::1"))
+    );
+    ok(&w.router, "/NetworkDriver.DeleteEndpoint", endpoint).await;
+    for (pool_id, address) in pools.iter().zip(&addresses) {
+        let ip = address.split('/').next().expect("an address");
+        ok(
+            &w.router,
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": pool_id, "Address": ip}),
+        )
+        .await;
+    }
+    w.network_rm(&pools).await;
+    w.assert_clean();
+    assert!(w.binder.bound().is_empty());
 }
