@@ -29,6 +29,8 @@
 //!   refuses an id that is not a UUID with 400 where the fake answers 404;
 //! - `revision_number` counts the changes the fake sees; Neutron's also counts its
 //!   own internal steps (a port bound at create is at revision 4 there);
+//! - `GET extensions/<missing>` is a JSON 404; Neutron's is an HTML page (both 404);
+//! - the default security group has no rules, and rules are stored, not enforced;
 //! - no quotas, no policy, no DHCP or router ports of its own, no `created_at`.
 
 use std::collections::{BTreeMap, HashSet};
