@@ -286,10 +286,14 @@ fn only_config_reads_options_and_the_environment() {
         .expect("NEUTRON_KEYS in config/keys.rs");
     let api_words = [
         "auth_url",
+        // A subnet's attribute too (the fake Neutron's model fills it in).
+        "enable_dhcp",
         "endpoint",
         "interface",
         "password",
         "project_id",
+        // Every Neutron item's older name for its project.
+        "tenant_id",
         "token",
     ];
     let options: Vec<String> = table
