@@ -105,6 +105,7 @@ pub async fn rig_with_binder(extra: &str, binder: RecordingBinder) -> Rig {
             url()
         );
     }
+    PURGED.get_or_init(|| purge_prefix(&check)).await;
     let binder = Arc::new(binder);
     let driver = driver_at(&client, &url(), extra, state.path(), binder.clone());
     driver.probe().await.expect("probe");
@@ -159,7 +160,48 @@ pub fn docker_id() -> String {
 
 /// A /24 no other test (or run) uses: 10.<150+pid%50>.<n>.0/24.
 pub fn cidr(n: u8) -> String {
-    format!("10.{}.{}.0/24", 150 + std::process::id() % 50, n)
+    format!("{}{n}.0/24", prefix())
+}
+
+/// This process's address range, `10.<150 + pid % 50>.`: see [`cidr`].
+fn prefix() -> String {
+    format!("10.{}.", 150 + std::process::id() % 50)
+}
+
+/// Once per test process, before its first rig: what an earlier process with the same
+/// range left (a run killed or failed before its cleanup) is deleted, or its subnets
+/// would make this one's allocations fail ("Cannot allocate requested subnet"). The
+/// Neutron database outlives test runs. Refusals (a trunk's parent port) are ignored.
+static PURGED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+async fn purge_prefix(c: &Client) {
+    use kuryr::neutron::{Kind, Subnet};
+    let prefix = prefix();
+    let ports: Vec<Port> = c.list(&Query::new()).await.unwrap_or_default();
+    for p in ports.iter().filter(|p| {
+        p.fixed_ips
+            .iter()
+            .any(|f| f.ip_address.starts_with(&prefix))
+    }) {
+        let _ = c.delete(Kind::Ports, &p.id).await;
+    }
+    let subnets: Vec<Subnet> = c.list(&Query::new()).await.unwrap_or_default();
+    let mut networks: Vec<&str> = subnets
+        .iter()
+        .filter(|s| s.cidr.starts_with(&prefix))
+        .map(|s| s.network_id.as_str())
+        .collect();
+    networks.dedup();
+    for id in networks {
+        let _ = c.delete(Kind::Networks, id).await;
+    }
+    let pools: Vec<SubnetPool> = c.list(&Query::new()).await.unwrap_or_default();
+    for sp in pools
+        .iter()
+        .filter(|sp| sp.prefixes.iter().any(|p| p.starts_with(&prefix)))
+    {
+        let _ = c.delete(Kind::SubnetPools, &sp.id).await;
+    }
 }
 
 pub fn mac(n: u8) -> String {
