@@ -605,15 +605,7 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
-    eval "$("$ROOT/scripts/dockerd-up.sh")"
-    STARTED_DOCKERD=1
-  fi
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$NEUTRON_URL/v2.0/networks")" != 200 ]; then
-    log "starting Neutron (scripts/neutron-up.sh; 80 s to 3 min)"
-    NEUTRON_PORT="${NEUTRON_URL##*:}" "$ROOT/scripts/neutron-up.sh" >/dev/null
-    STARTED_NEUTRON=1
-  fi
+  up_unless_answering
   # leftovers of an aborted run: only this suite's names and CIDRs
   remove_objects
   neutron_purge_prefix "$PREFIX"

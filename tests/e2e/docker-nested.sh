@@ -194,15 +194,7 @@ main() {
   [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
   [ -x "$KURYR_BIN" ] || { echo "build first: cargo build --release (or set KURYR_BIN)" >&2; exit 2; }
   trap cleanup EXIT INT TERM
-  if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
-    eval "$("$ROOT/scripts/dockerd-up.sh")"
-    STARTED_DOCKERD=1
-  fi
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$NEUTRON_URL/v2.0/networks")" != 200 ]; then
-    log "starting Neutron (scripts/neutron-up.sh)"
-    NEUTRON_PORT="${NEUTRON_URL##*:}" "$ROOT/scripts/neutron-up.sh" >/dev/null
-    STARTED_NEUTRON=1
-  fi
+  up_unless_answering
   # leftovers of an aborted run: only this suite's names and CIDRs (the VM's too)
   remove_objects
   neutron_purge_prefix 10.145.

@@ -14,6 +14,9 @@
 #   skip MSG                        a check that does not apply to this run
 #   assert_in4 IP CIDR              IPv4 address inside the subnet
 #   assert_no_dups WHAT ADDR...     no address given twice
+#   up_unless_answering             start the private dockerd ($DOCKER_HOST) and the
+#                                   Neutron ($NEUTRON_URL) unless they answer; sets
+#                                   STARTED_DOCKERD / STARTED_NEUTRON to 1 for what it started
 #   neutron_purge_prefix PREFIX     delete Neutron's ports, networks and pools of
 #                                   CIDRs starting with PREFIX ($NEUTRON_URL)
 #   summary                         prints totals; returns 1 if anything failed
@@ -167,4 +170,21 @@ neutron_purge_prefix() {
   for id in $(curl -s --max-time 30 "$url/subnetpools" | jq -r --arg p "$1" '.subnetpools[] | select(any(.prefixes[]; startswith($p))) | .id'); do
     curl -s --max-time 30 -X DELETE "$url/subnetpools/$id" >/dev/null
   done
+}
+
+# up_unless_answering: what a suite needs and does not find running, it starts (and
+# its cleanup stops only that): the private dockerd of scripts/dockerd-up.sh on
+# $DOCKER_HOST, then the Neutron of scripts/neutron-up.sh on $NEUTRON_URL.
+up_unless_answering() {
+  if ! curl -s --max-time 2 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1; then
+    eval "$("$ROOT/scripts/dockerd-up.sh")"
+    # shellcheck disable=SC2034  # read by the calling suite's cleanup
+    STARTED_DOCKERD=1
+  fi
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$NEUTRON_URL/v2.0/networks")" != 200 ]; then
+    echo "starting Neutron (scripts/neutron-up.sh; 80 s to 3 min)" >&2
+    NEUTRON_PORT="${NEUTRON_URL##*:}" "$ROOT/scripts/neutron-up.sh" >/dev/null
+    # shellcheck disable=SC2034  # read by the calling suite's cleanup
+    STARTED_NEUTRON=1
+  fi
 }
