@@ -1,7 +1,7 @@
 //! The plugin's Prometheus metrics, in the Prometheus text format (0.0.4).
 //!
 //! Three sources. Plugin calls are counted by `server`'s call middleware
-//! ([`Metrics::observe_call`]). Neutron requests arrive through the client's
+//! ([`Metrics::observe_call`]). Neutron and Keystone requests arrive through the client's
 //! [`Observer`] hook ([`NeutronRequests`], which the daemon gives the client when it
 //! builds it). Pools and background deletes are read from the `Driver` at each scrape
 //! (`Driver::pool_usage`, `Driver::backlog`), so they are never stale and cost nothing
@@ -14,7 +14,7 @@
 
 use crate::driver::Driver;
 use crate::model::PoolUsage;
-use crate::neutron::{Exchange, Observer};
+use crate::neutron::{Exchange, Observer, Service};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -68,7 +68,7 @@ fn call_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
-/// Neutron requests: 5 ms to about 41 s.
+/// Neutron and Keystone requests: 5 ms to about 41 s.
 fn neutron_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
@@ -109,12 +109,22 @@ impl Metrics {
             registry.register(
                 "neutron_requests",
                 "Neutron requests, by HTTP method, collection and status (error: no answer)",
-                neutron.requests,
+                neutron.neutron.requests,
             );
             registry.register(
                 "neutron_request_duration_seconds",
                 "Time from sending a Neutron request to the end of its answer",
-                neutron.seconds,
+                neutron.neutron.seconds,
+            );
+            registry.register(
+                "keystone_requests",
+                "Keystone token requests, by status (error: no answer or a redirect)",
+                neutron.keystone.requests,
+            );
+            registry.register(
+                "keystone_request_duration_seconds",
+                "Time from sending a Keystone token request to the end of its answer",
+                neutron.keystone.seconds,
             );
         }
         registry.register_collector(Box::new(BackendGauges(driver)));
@@ -150,25 +160,24 @@ impl Metrics {
     }
 }
 
-/// The Neutron client's [`Observer`]: requests by method, collection and status, and
-/// their latency. Clones share their series.
+/// One service's requests by method, collection and status, and their latency.
 #[derive(Clone)]
-pub struct NeutronRequests {
+struct Requests {
     requests: Family<NeutronStatus, Counter>,
     seconds: Latencies<NeutronRoute>,
 }
 
-impl Default for NeutronRequests {
+impl Default for Requests {
     fn default() -> Self {
-        NeutronRequests {
+        Requests {
             requests: Family::default(),
             seconds: Latencies::new_with_constructor(neutron_buckets),
         }
     }
 }
 
-impl Observer for NeutronRequests {
-    fn exchange(&self, exchange: &Exchange<'_>) {
+impl Requests {
+    fn observe(&self, exchange: &Exchange<'_>) {
         let status = exchange
             .status
             .map_or_else(|| "error".to_owned(), |status| status.to_string());
@@ -185,6 +194,23 @@ impl Observer for NeutronRequests {
                 resource: exchange.resource.to_owned(),
             })
             .observe(exchange.elapsed.as_secs_f64());
+    }
+}
+
+/// The Neutron client's [`Observer`]: Neutron's and Keystone's requests, each by
+/// method, collection and status, and their latency. Clones share their series.
+#[derive(Clone, Default)]
+pub struct NeutronRequests {
+    neutron: Requests,
+    keystone: Requests,
+}
+
+impl Observer for NeutronRequests {
+    fn exchange(&self, exchange: &Exchange<'_>) {
+        match exchange.service {
+            Service::Neutron => self.neutron.observe(exchange),
+            Service::Keystone => self.keystone.observe(exchange),
+        }
     }
 }
 
@@ -224,7 +250,9 @@ impl Collector for BackendGauges {
                 ),
                 (
                     "pool_used_addresses",
-                    "Addresses of a pool handed out now, gateways included.",
+                    "Addresses of a pool handed out now: by the embedded backend, gateways \
+                     included; on Neutron, those of this host's endpoints (Neutron's other \
+                     ports are not asked for at a scrape).",
                     |pool| pool.used,
                 ),
             ];

@@ -719,3 +719,65 @@ async fn a_dual_stack_endpoint_is_one_port() {
     w.assert_clean();
     assert!(w.binder.bound().is_empty());
 }
+
+/// `/metrics` on the Neutron backend gives each pool the plugin knows, with its size
+/// and the addresses this host's requests hold, and drops it once it is released.
+#[tokio::test]
+async fn metrics_show_the_pools_this_host_uses() {
+    let w = World::new().await;
+    let pool_ids = network_on(&w, &["10.61.0.0/24"]).await;
+    for (ip, mac) in [
+        ("10.61.0.5", "02:42:0a:3d:00:05"),
+        ("10.61.0.6", "02:42:0a:3d:00:06"),
+        ("10.61.0.7", "02:42:0a:3d:00:07"),
+    ] {
+        ok(
+            &w.router,
+            "/IpamDriver.RequestAddress",
+            address(&pool_ids[0], ip, mac),
+        )
+        .await;
+    }
+    let text = scrape(&w.router).await;
+    let series = |name: &str| {
+        text.lines()
+            .find(|line| line.starts_with(name) && line.contains("cidr=\"10.61.0.0/24\""))
+            .and_then(|line| line.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        series("kuryr_pool_size_addresses").as_deref(),
+        Some("254.0"),
+        "{text}"
+    );
+    // The three endpoints' addresses; the gateway is Neutron's, not a port's.
+    assert_eq!(
+        series("kuryr_pool_used_addresses").as_deref(),
+        Some("3.0"),
+        "{text}"
+    );
+    for ip in ["10.61.0.5", "10.61.0.6", "10.61.0.7"] {
+        ok(
+            &w.router,
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": pool_ids[0], "Address": ip}),
+        )
+        .await;
+    }
+    w.network_rm(&pool_ids).await;
+    let text = scrape(&w.router).await;
+    assert!(!text.contains("10.61.0.0/24"), "{text}");
+}
+
+/// The plugin's `/metrics` text.
+async fn scrape(router: &Router) -> String {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .expect("a request");
+    let response = router.clone().oneshot(request).await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.expect("a body");
+    String::from_utf8(body.to_bytes().to_vec()).expect("UTF-8")
+}

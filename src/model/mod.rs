@@ -69,6 +69,7 @@ pub struct PoolUsage {
     pub cidr: ipnet::IpNet,
     /// Addresses that can ever be handed out (network and broadcast addresses excluded).
     pub size: u128,
-    /// Addresses handed out now, gateways included.
+    /// Addresses handed out now: the embedded backend's, gateways included; on
+    /// Neutron, this host's endpoints'.
     pub used: u128,
 }

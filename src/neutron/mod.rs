@@ -36,7 +36,7 @@ use url::Url;
 
 pub use auth::{AppCredentialRef, AuthMethod, Interface, NameOrId, ProjectScope, UserRef};
 pub use error::NeutronError;
-pub use observe::{Exchange, Observer};
+pub use observe::{Exchange, Observer, Service};
 pub use options::ClientOptions;
 pub use redact::text as without_userinfo;
 pub use request::{Kind, Query};
@@ -230,19 +230,18 @@ impl Client {
         };
         self.inner.token_requests.fetch_add(1, Ordering::Relaxed);
         let shown = redact::url(&url);
-        let response = self
-            .inner
-            .http
-            .post(url.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport("POST", &shown))?;
-        let status = response.status().as_u16();
-        check_redirect(&response, "POST", &url)?;
-        let request_id = header(&response, "x-openstack-request-id");
-        let token = header(&response, "x-subject-token");
-        let text = read_body(response, "POST", &shown).await?;
+        let started = Instant::now();
+        let answer = self.token_answer(&url, &body, &shown).await;
+        if let Some(observer) = &self.inner.observer {
+            observer.exchange(&Exchange {
+                service: Service::Keystone,
+                method: "POST",
+                resource: "tokens",
+                status: answer.as_ref().ok().map(|(status, _, _, _)| *status),
+                elapsed: started.elapsed(),
+            });
+        }
+        let (status, request_id, token, text) = answer?;
         if !(200..300).contains(&status) {
             return Err(NeutronError::Api {
                 method: "POST".into(),
@@ -282,6 +281,29 @@ impl Client {
             endpoint,
             project_id,
         })
+    }
+
+    /// Keystone's answer to a token request: status, request id, token and body.
+    async fn token_answer(
+        &self,
+        url: &Url,
+        body: &Value,
+        shown: &str,
+    ) -> Result<(u16, Option<String>, Option<String>, String), NeutronError> {
+        let response = self
+            .inner
+            .http
+            .post(url.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(transport("POST", shown))?;
+        let status = response.status().as_u16();
+        check_redirect(&response, "POST", url)?;
+        let request_id = header(&response, "x-openstack-request-id");
+        let token = header(&response, "x-subject-token");
+        let text = read_body(response, "POST", shown).await?;
+        Ok((status, request_id, token, text))
     }
 
     /// Sends one Neutron request (`path` relative to the endpoint, e.g.
@@ -366,6 +388,7 @@ impl Client {
         }
         if let Some(observer) = &self.inner.observer {
             observer.exchange(&Exchange {
+                service: Service::Neutron,
                 method: method.as_str(),
                 resource: observe::resource_of(path),
                 status,

@@ -1,17 +1,28 @@
 //! A hook for whoever watches the client's traffic (the daemon's metrics): every
-//! Neutron request is reported once it is over, as an [`Exchange`]. The client does
+//! Neutron request, and every Keystone token request, is reported once it is over, as
+//! an [`Exchange`]. The client does
 //! not know what the observer does with it, and the observer gets no URL, id, body or
 //! token: only the method, the collection, the status and the time taken.
 
 use std::time::Duration;
 
-/// One Neutron request, over.
+/// Which service a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Neutron,
+    /// Keystone: token requests only (the client asks it nothing else).
+    Keystone,
+}
+
+/// One request, over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exchange<'a> {
+    pub service: Service,
     /// `GET`, `POST`, `PUT` or `DELETE`.
     pub method: &'a str,
     /// The collection asked about (`ports`, `networks`, `extensions`): the first path
     /// segment after the API version, never an id, so the set of values is small.
+    /// Keystone's is always `tokens`.
     pub resource: &'a str,
     /// The HTTP status; `None` when no answer came (refused, reset, timed out).
     pub status: Option<u16>,
@@ -19,7 +30,7 @@ pub struct Exchange<'a> {
     pub elapsed: Duration,
 }
 
-/// Told about every Neutron request the client sends (Keystone's are not included).
+/// Told about every request the client sends, to Neutron or to Keystone.
 /// Called on the request's task: it must be quick and must not block.
 pub trait Observer: Send + Sync + 'static {
     fn exchange(&self, exchange: &Exchange<'_>);
@@ -45,16 +56,24 @@ pub(crate) fn resource_of(path: &str) -> &str {
 mod tests {
     use super::super::fake::{Fake, Script};
     use super::super::{AuthMethod, Client, ClientOptions, Port, PortCreate};
-    use super::{Exchange, Observer, resource_of};
+    use super::{Exchange, Observer, Service, resource_of};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    /// Every exchange as `(method, resource, status)`.
+    /// Every Neutron exchange as `(method, resource, status)`, and Keystone's statuses.
     #[derive(Default)]
-    struct Seen(Mutex<Vec<(String, String, Option<u16>)>>);
+    struct Seen(
+        Mutex<Vec<(String, String, Option<u16>)>>,
+        Mutex<Vec<Option<u16>>>,
+    );
 
     impl Observer for Seen {
         fn exchange(&self, exchange: &Exchange<'_>) {
+            if exchange.service == Service::Keystone {
+                assert_eq!((exchange.method, exchange.resource), ("POST", "tokens"));
+                self.1.lock().unwrap().push(exchange.status);
+                return;
+            }
             self.0.lock().unwrap().push((
                 exchange.method.to_owned(),
                 exchange.resource.to_owned(),
@@ -110,6 +129,25 @@ mod tests {
             [("GET".to_owned(), "ports".to_owned(), None)]
         );
         assert!(!client.succeeded_within(fresh));
+    }
+
+    #[tokio::test]
+    async fn keystone_token_requests_are_observed_apart() {
+        let fake = Fake::start().await;
+        fake.state().expire_once.insert("token-1".into());
+        let seen = Arc::new(Seen::default());
+        let options = super::super::tests::password_options(&fake);
+        let client = Client::with_observer(options, seen.clone()).unwrap();
+        client.list::<Port>(&Default::default()).await.unwrap();
+        // The first token was refused by Neutron (401), so a second was issued.
+        assert_eq!(*seen.1.lock().unwrap(), [Some(201), Some(201)]);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                ("GET".to_owned(), "ports".to_owned(), Some(401)),
+                ("GET".to_owned(), "ports".to_owned(), Some(200)),
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::fake::{Fake, Script};
 use super::*;
 
-fn password_options(fake: &Fake) -> ClientOptions {
+pub(super) fn password_options(fake: &Fake) -> ClientOptions {
     ClientOptions::new(AuthMethod::Password {
         auth_url: fake.url("/v3"),
         user: UserRef::Name {

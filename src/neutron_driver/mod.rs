@@ -45,7 +45,7 @@ use crate::driver::Driver;
 use crate::model::{
     AddressRelease, AddressRequest, AddressSpaces, Backlog as Left, Connectivity, DriverOptions,
     EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId,
-    NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, Scope, Status,
+    NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, PoolUsage, Scope, Status,
 };
 use crate::neutron::{Client, NeutronError};
 use crate::store::StoreError;
@@ -335,6 +335,11 @@ impl Driver for NeutronDriver {
 
     fn backlog(&self) -> Left {
         left(self.teardown.backlog())
+    }
+
+    /// From the cache: the pools this plugin knows, with this host's addresses.
+    fn pool_usage(&self) -> Option<Vec<PoolUsage>> {
+        Some(self.pool_usage_now())
     }
 
     /// The teardown journal takes a write, and Neutron answered a request lately or

@@ -7,11 +7,17 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::model::{Backlog, EndpointStatus, NetworkStatus, PoolStatus, Status};
+use crate::model::{Backlog, EndpointStatus, NetworkStatus, PoolStatus, PoolUsage, Status};
 
 use super::NeutronDriver;
+use super::state::Cache;
 
 impl NeutronDriver {
+    /// Every pool this plugin knows, for the metrics (see [`pool_usage`]).
+    pub(super) fn pool_usage_now(&self) -> Vec<PoolUsage> {
+        pool_usage(&self.cache())
+    }
+
     pub(super) async fn status_now(&self) -> Status {
         let left = self.drain(Duration::ZERO).await;
         let ready = self.ready_pool_ports();
@@ -37,25 +43,15 @@ impl NeutronDriver {
                 .map(|((space, _), _)| space.clone())
                 .unwrap_or_default()
         };
-        let mut pools: Vec<PoolStatus> = cache
-            .pools
-            .iter()
-            .map(|(id, p)| {
-                let subnet = p.subnet.as_ref().map(|s| s.id.as_str());
-                PoolStatus {
-                    pool_id: id.clone(),
-                    address_space: space_of(id),
-                    cidr: p.cidr,
-                    size: crate::ipam::Pool::new(p.cidr, None)
-                        .map(|pool| pool.usable_count())
-                        .unwrap_or(0),
-                    used: cache
-                        .addresses
-                        .keys()
-                        .filter(|(sid, _)| Some(sid.as_str()) == subnet)
-                        .count() as u128,
-                    free: None,
-                }
+        let mut pools: Vec<PoolStatus> = pool_usage(&cache)
+            .into_iter()
+            .map(|usage| PoolStatus {
+                address_space: space_of(&usage.pool_id),
+                pool_id: usage.pool_id,
+                cidr: usage.cidr,
+                size: usage.size,
+                used: usage.used,
+                free: None,
             })
             .collect();
         pools.sort_by(|a, b| a.pool_id.cmp(&b.pool_id));
@@ -105,4 +101,30 @@ impl NeutronDriver {
             },
         }
     }
+}
+
+/// Each pool in the cache: its size from its CIDR, and as used the addresses this
+/// host's endpoints and pending requests hold in its subnet. Neutron's other
+/// holders (other hosts, DHCP, VMs) are not counted: asking Neutron at each scrape
+/// would put a request on every scrape of every host.
+fn pool_usage(cache: &Cache) -> Vec<PoolUsage> {
+    cache
+        .pools
+        .iter()
+        .map(|(id, pool)| {
+            let subnet = pool.subnet.as_ref().map(|subnet| subnet.id.as_str());
+            PoolUsage {
+                pool_id: id.clone(),
+                cidr: pool.cidr,
+                size: crate::ipam::Pool::new(pool.cidr, None)
+                    .map(|pool| pool.usable_count())
+                    .unwrap_or(0),
+                used: cache
+                    .addresses
+                    .keys()
+                    .filter(|(subnet_id, _)| Some(subnet_id.as_str()) == subnet)
+                    .count() as u128,
+            }
+        })
+        .collect()
 }

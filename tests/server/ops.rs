@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use kuryr::embedded::Embedded;
 use kuryr::hostnet::Recorder;
 use kuryr::metrics::{Metrics, NeutronRequests};
-use kuryr::neutron::{Exchange, Observer};
+use kuryr::neutron::{Exchange, Observer, Service};
 use kuryr::store::{Faults, Store};
 use serde_json::json;
 use std::sync::Arc;
@@ -174,13 +174,33 @@ async fn neutron_requests_are_series_of_method_collection_and_status() {
     let router = kuryr::server::router_with(driver, metrics);
     for status in [Some(201), Some(201), Some(409), None] {
         neutron.exchange(&Exchange {
+            service: Service::Neutron,
             method: "POST",
             resource: "ports",
             status,
             elapsed: Duration::from_millis(30),
         });
     }
+    neutron.exchange(&Exchange {
+        service: Service::Keystone,
+        method: "POST",
+        resource: "tokens",
+        status: Some(201),
+        elapsed: Duration::from_millis(80),
+    });
     let text = scrape(&router).await;
+    assert_eq!(
+        sample(
+            &text,
+            "kuryr_keystone_requests_total{method=\"POST\",resource=\"tokens\",status=\"201\"}"
+        ),
+        Some(1.0),
+        "Keystone's request is its own series: {text}"
+    );
+    assert!(
+        !text.contains("kuryr_neutron_requests_total{method=\"POST\",resource=\"tokens\""),
+        "and not a Neutron one: {text}"
+    );
     let requests = |status: &str| {
         sample(
             &text,
