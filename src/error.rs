@@ -1,8 +1,9 @@
 //! The request-level error: what a `Driver` call can fail with.
 //!
-//! Each layer has its own enum (`ipam::AllocError`, `store::StoreError`,
-//! `hostnet::HostNetError`); they compose here with `#[from]`. This module does not know
-//! HTTP: `server::response` is the one place that turns an `Error` into `{"Err": ...}`.
+//! Each layer has its own enum (`model::Invalid`, `ipam::AllocError`,
+//! `store::StoreError`, `hostnet::HostNetError`, `binding::BindError`,
+//! `neutron::NeutronError`); they compose here with `#[from]`. This module does not know
+//! HTTP or any service's status codes: `server::response` is the one place that turns an `Error` into `{"Err": ...}`.
 //! Messages are shown verbatim by the docker CLI, so they name the thing that failed.
 
 use crate::binding::BindError;
@@ -29,6 +30,10 @@ pub enum Error {
     UnknownEndpoint(String),
     #[error("{0}")]
     Unsupported(String),
+    /// Neutron gave no usable answer to a check the backend makes of it (the error
+    /// names the request).
+    #[error("cannot reach Neutron: {0}")]
+    Unreachable(NeutronError),
     #[error(transparent)]
     Alloc(#[from] AllocError),
     #[error(transparent)]
@@ -37,7 +42,7 @@ pub enum Error {
     HostNet(#[from] HostNetError),
     /// A Neutron request failed; the message carries Neutron's request id.
     #[error("Neutron: {0}")]
-    Neutron(NeutronError),
+    Neutron(#[from] NeutronError),
     /// Plugging or unplugging the host side of a port failed.
     #[error(transparent)]
     Binding(#[from] BindError),
@@ -54,8 +59,7 @@ impl Error {
             | Error::Invalid(_)
             | Error::InvalidOption(_)
             | Error::Alloc(_) => true,
-            // Neutron refused what was asked (bad or taken address, quota), not us.
-            Error::Neutron(e) => matches!(e.status(), Some(400 | 409)),
+            Error::Neutron(e) => e.is_refusal(),
             Error::List(errors) => errors.iter().all(Error::is_client_error),
             _ => false,
         }

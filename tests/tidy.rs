@@ -54,9 +54,13 @@ fn neutron_knows_nothing_of_docker() {
         let text = std::fs::read_to_string(&path).unwrap();
         for word in [
             "crate::api",
+            "crate::binding",
+            "crate::config",
             "crate::driver",
             "crate::embedded",
             "crate::metrics",
+            "crate::neutron_driver",
+            "crate::server",
             "prometheus",
             "EndpointID",
             "NetworkID",
@@ -96,6 +100,10 @@ fn ipam_is_pure() {
         "SystemTime",
         "Instant",
         "rand",
+        "std::env",
+        "std::process",
+        "crate::api",
+        "crate::config",
         "crate::store",
         "crate::hostnet",
         "crate::server",
@@ -113,6 +121,74 @@ fn ipam_is_pure() {
             assert!(!hit, "{} uses {word}", path.display());
         }
     }
+}
+
+/// The allocator does no waiting: it is called with the backend's lock held.
+#[test]
+fn ipam_is_synchronous() {
+    let mut files = Vec::new();
+    rust_files(&src().join("ipam"), &mut files);
+    for path in files {
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
+        assert!(
+            !code.contains("async fn"),
+            "{} has an async fn",
+            path.display()
+        );
+    }
+}
+
+/// The crate paths each module's non-comment code names (`crate::x`), by first segment.
+fn crate_paths(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    assert!(!files.is_empty(), "{} has no files", dir.display());
+    let mut found = Vec::new();
+    for path in files {
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            found.push((path.clone(), name));
+        }
+    }
+    found
+}
+
+/// The layering rules no other check covers: the server is an adapter over `api`, the
+/// `Driver` and the metrics; the store and the host layer never see the wire format;
+/// the two backends never import each other.
+#[test]
+fn layers_import_only_what_they_may() {
+    let rules: [(&str, &[&str]); 5] = [
+        ("server", &["Error", "api", "driver", "metrics", "model"]),
+        ("store", &["model"]),
+        ("hostnet", &["model", "process"]),
+        (
+            "embedded",
+            &["Error", "driver", "hostnet", "ipam", "model", "store"],
+        ),
+        (
+            "neutron_driver",
+            &[
+                "Error", "binding", "config", "driver", "ipam", "model", "neutron", "store",
+            ],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (module, allowed) in rules {
+        for (path, name) in crate_paths(&src().join(module)) {
+            // `crate::x` inside the module itself, and test-only helpers, are its own.
+            let own = name == module;
+            if !own && !allowed.contains(&name.as_str()) {
+                wrong.push(format!("{} names crate::{name}", path.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[test]

@@ -87,6 +87,12 @@ impl NeutronError {
         self.status() == Some(409)
     }
 
+    /// Whether Neutron refused what was asked for (a bad or taken address, a quota):
+    /// the caller's request is at fault, not the plugin.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.status(), Some(400 | 409))
+    }
+
     /// Whether asking again later may succeed: no answer, a server error, a timeout
     /// or throttling, or authentication (Keystone may be down). A refusal (another
     /// 4xx) or an answer that does not decode will be the same next time.

@@ -47,7 +47,7 @@ use crate::model::{
     EndpointRef, EndpointReply, EndpointSpec, JoinReply, JoinSpec, NetworkAllocation, NetworkId,
     NetworkSpec, OperInfo, PoolGrant, PoolId, PoolRequest, PoolUsage, Scope, Status,
 };
-use crate::neutron::{Client, NeutronError};
+use crate::neutron::Client;
 use crate::store::StoreError;
 use ipnet::IpNet;
 
@@ -129,9 +129,11 @@ impl NeutronDriver {
     pub async fn probe(&self) -> Result<(), Error> {
         self.probed
             .get_or_try_init(|| async {
-                let aliases = self.client.extensions().await.map_err(|e| {
-                    Error::Unsupported(format!("cannot reach Neutron to list its extensions: {e}"))
-                })?;
+                let aliases =
+                    self.client
+                        .extensions()
+                        .await
+                        .map_err(Error::Unreachable)?;
                 let has = |a: &str| aliases.iter().any(|x| x == a);
                 for needed in ["subnet_allocation", "standard-attr-tag"] {
                     if !has(needed) {
@@ -205,12 +207,6 @@ fn left(backlog: Backlog) -> Left {
     Left {
         pending: backlog.pending,
         errors: backlog.errors,
-    }
-}
-
-impl From<NeutronError> for Error {
-    fn from(e: NeutronError) -> Error {
-        Error::Neutron(e)
     }
 }
 
@@ -351,9 +347,7 @@ impl Driver for NeutronDriver {
         }
         match self.client.extensions().await {
             Ok(_) => Ok(()),
-            Err(error) => Err(Error::Unsupported(format!(
-                "Neutron cannot be reached: {error}"
-            ))),
+            Err(error) => Err(Error::Unreachable(error)),
         }
     }
 
@@ -405,6 +399,6 @@ mod tests {
             },
         );
         let error = d.health().await.unwrap_err().to_string();
-        assert!(error.starts_with("Neutron cannot be reached"), "{error}");
+        assert!(error.starts_with("cannot reach Neutron"), "{error}");
     }
 }
