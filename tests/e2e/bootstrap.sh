@@ -170,7 +170,11 @@ cleanup() {
   settle /run/docker/plugins/kuryr-boot.sock >/dev/null
   settle /run/docker/plugins/kuryr-bootsd.sock >/dev/null
   [ -z "$HOST_PID" ] || { kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null; }
+  # stopped first so the plugin in it removes its socket (rm -f kills it); a socket
+  # left by a killed one is stale once the container is gone
+  d stop -t 10 "$CTR" >/dev/null 2>&1
   d rm -f "$CTR" >/dev/null 2>&1
+  [ -S /run/docker/plugins/kuryr-boot.sock ] && rm -f /run/docker/plugins/kuryr-boot.sock
   d rmi -f "$IMAGE" >/dev/null 2>&1
   for p in "$PLUGIN" "$PLUGIN_KS" "$PLUGIN_KE"; do
     d plugin disable -f "$p" >/dev/null 2>&1
